@@ -1,0 +1,27 @@
+"""The ``reportbot`` command line: one click group, each subcommand group in its own module.
+
+Modules register themselves here by import so that a new capability adds one line below.
+Every command reports errors as one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reportbot")
+def cli() -> None:
+    """reportbot: anonymous abuse reports over Telegram, sealed to analysts' keys."""
+
+
+def _register() -> None:
+    # One line per command module; keep imports local so `reportbot --help` stays fast.
+    from bot import cli_flows
+
+    cli_flows.register(cli)
+
+
+def main() -> None:
+    _register()
+    cli()
