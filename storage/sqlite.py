@@ -1,0 +1,738 @@
+"""The report store on aiosqlite: one writer connection fed by a queue, one reader connection.
+
+Writes are jobs put on a queue; a single writer task takes every job waiting, runs each inside
+its own SAVEPOINT of one ``BEGIN IMMEDIATE`` transaction, commits once, and only then resolves
+the callers' futures (group commit). A job that fails is rolled back alone and its caller gets
+the error; the others in the batch still commit. Because only this task ever writes, hundreds of
+concurrent writers never meet ``database is locked``; the reader connection waits on SQLite's busy
+handler for the few milliseconds a commit holds the file.
+
+Reads run on the second connection, one at a time, each in its own read transaction so that a
+report is always seen whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+
+from storage import schema
+from storage.base import (
+    CLOSED_STATES,
+    MAX_ANSWER_BYTES,
+    MAX_ATTACHMENT_BYTES,
+    MAX_DIGEST_PART_BYTES,
+    MAX_REPLY_BYTES,
+    ChannelBinding,
+    Clock,
+    DigestInfo,
+    DigestPart,
+    DigestState,
+    OutboxDigest,
+    ReportId,
+    ReportState,
+    RetentionCounts,
+    RetentionPolicy,
+    StoreCounts,
+    StoredReport,
+    check_blob,
+    check_slot,
+    check_tag,
+    join_fingerprints,
+    new_report_id,
+    parse_report_id,
+    utc_today,
+)
+from storage.errors import (
+    DigestSequenceError,
+    InvalidEnvelopeError,
+    ReceiptExistsError,
+    ReportClosedError,
+    ReportNotReadyError,
+    SchemaError,
+    StoreClosedError,
+    UnknownDigestError,
+    UnknownReceiptError,
+    UnknownReportError,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+MAX_BATCH = 256
+"""Most jobs committed in one transaction."""
+
+
+@dataclass(slots=True)
+class _Pending(Generic[T]):
+    job: Job[T]
+    future: asyncio.Future[T]
+
+
+def _rid(report_id: ReportId) -> bytes:
+    return bytes.fromhex(parse_report_id(report_id))
+
+
+def _from_rid(raw: bytes) -> ReportId:
+    return ReportId(raw.hex())
+
+
+async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    return list(await conn.execute_fetchall(sql, params))
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    rows = await _rows(conn, sql, params)
+    return rows[0] if rows else None
+
+
+async def _changes(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    async with conn.execute(sql, params) as cursor:
+        return cursor.rowcount
+
+
+async def _report_state(conn: aiosqlite.Connection, raw: bytes) -> ReportState | None:
+    row = await _one(conn, "SELECT state FROM report WHERE id = ?", (raw,))
+    return None if row is None else ReportState(row[0])
+
+
+async def _why_not_open(conn: aiosqlite.Connection, raw: bytes) -> Exception:
+    """The error to raise when a write to an open report changed nothing."""
+    if await _report_state(conn, raw) is None:
+        return UnknownReportError()
+    return ReportClosedError()
+
+
+class SqliteReportStore:
+    """:class:`storage.base.ReportStore` on one SQLite file under the data directory."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        clock: Clock,
+    ) -> None:
+        self.db_path = db_path
+        self._writer = writer
+        self._reader = reader
+        self._clock = clock
+        self._queue: asyncio.Queue[_Pending[Any] | None] = asyncio.Queue()
+        self._read_lock = asyncio.Lock()
+        self._closing = False
+        self._closed = False
+        self._task = asyncio.create_task(self._write_loop(), name="report-store-writer")
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, clock: Clock = utc_today) -> SqliteReportStore:
+        """Secure the data directory, create or upgrade the database, and start the writer."""
+        db = await asyncio.to_thread(schema.prepare_database, data_dir)
+        writer = await _connect(db)
+        try:
+            reader = await _connect(db)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(db, writer, reader, clock)
+
+    # -- the writer ---------------------------------------------------------------------------
+
+    async def _write(self, job: Job[T]) -> T:
+        if self._closing or self._task.done():
+            raise StoreClosedError
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(job, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        stop = False
+        while not stop:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch: list[_Pending[Any]] = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            # a caller that gave up before its job started gets nothing written
+            batch = [p for p in batch if not p.future.done()]
+            if batch:
+                await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Pending[Any]]) -> None:
+        conn = self._writer
+        outcomes: list[tuple[_Pending[Any], bool, Any]] = []
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            if len(batch) == 1:
+                try:
+                    outcomes.append((batch[0], True, await batch[0].job(conn)))
+                except Exception as exc:
+                    outcomes.append((batch[0], False, exc))
+            else:
+                for pending in batch:
+                    await conn.execute("SAVEPOINT job")
+                    try:
+                        result = await pending.job(conn)
+                    except Exception as exc:
+                        await conn.execute("ROLLBACK TO job")
+                        await conn.execute("RELEASE job")
+                        outcomes.append((pending, False, exc))
+                    else:
+                        await conn.execute("RELEASE job")
+                        outcomes.append((pending, True, result))
+            if any(ok for _, ok, _ in outcomes):
+                await conn.execute("COMMIT")
+            else:
+                await conn.execute("ROLLBACK")
+        except Exception as exc:
+            # BEGIN or COMMIT failed (disk full, I/O error): nothing of the batch is stored
+            log.error("storage: a write transaction failed (%s)", type(exc).__name__)
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        for pending, ok, value in outcomes:
+            if pending.future.done():
+                continue
+            if ok:
+                pending.future.set_result(value)
+            else:
+                pending.future.set_exception(value)
+
+    async def _read(self, job: Job[T]) -> T:
+        if self._closing:
+            raise StoreClosedError
+        async with self._read_lock:
+            conn = self._reader
+            await conn.execute("BEGIN")
+            try:
+                return await job(conn)
+            finally:
+                await conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        if not self._closing:
+            self._closing = True
+            self._queue.put_nowait(None)
+        try:
+            await self._task
+        finally:
+            if not self._closed:
+                self._closed = True
+                async with self._read_lock:
+                    await self._reader.close()
+                await self._writer.close()
+
+    async def __aenter__(self) -> SqliteReportStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def open_report(self) -> ReportId:
+        report_id = new_report_id()
+        day = self._clock().isoformat()
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO report (id, created_day) VALUES (?, ?)", (_rid(report_id), day)
+            )
+
+        await self._write(job)
+        return report_id
+
+    async def _put(self, table: str, report_id: ReportId, slot: int, envelope: bytes) -> None:
+        raw = _rid(report_id)
+        check_slot(slot)
+        limit = MAX_ANSWER_BYTES if table == "answer" else MAX_ATTACHMENT_BYTES
+        data = check_blob(envelope, limit, f"a sealed {table}")
+        # table is one of two literals chosen in this module, never caller input
+        sql = (
+            f"INSERT INTO {table} (report_id, slot, envelope) "  # noqa: S608
+            "SELECT id, ?, ? FROM report WHERE id = ? AND state = 'open' "
+            "ON CONFLICT (report_id, slot) DO UPDATE SET envelope = excluded.envelope"
+        )
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            if await _changes(conn, sql, (slot, data, raw)) == 0:
+                raise await _why_not_open(conn, raw)
+
+        await self._write(job)
+
+    async def _delete(self, table: str, report_id: ReportId, slot: int) -> bool:
+        raw = _rid(report_id)
+        check_slot(slot)
+
+        async def job(conn: aiosqlite.Connection) -> bool:
+            state = await _report_state(conn, raw)
+            if state is None:
+                raise UnknownReportError
+            if state is not ReportState.OPEN:
+                raise ReportClosedError
+            sql = f"DELETE FROM {table} WHERE report_id = ? AND slot = ?"  # noqa: S608 (literal)
+            return await _changes(conn, sql, (raw, slot)) > 0
+
+        return await self._write(job)
+
+    async def put_answer(self, report_id: ReportId, slot: int, envelope: bytes) -> None:
+        await self._put("answer", report_id, slot, envelope)
+
+    async def delete_answer(self, report_id: ReportId, slot: int) -> bool:
+        return await self._delete("answer", report_id, slot)
+
+    async def put_attachment(self, report_id: ReportId, slot: int, envelope: bytes) -> None:
+        await self._put("attachment", report_id, slot, envelope)
+
+    async def delete_attachment(self, report_id: ReportId, slot: int) -> bool:
+        return await self._delete("attachment", report_id, slot)
+
+    async def close_report(self, report_id: ReportId, state: ReportState, manifest: bytes) -> None:
+        raw = _rid(report_id)
+        if state not in CLOSED_STATES:
+            raise ValueError("a report is closed as complete or interrupted")
+        data = check_blob(manifest, MAX_ANSWER_BYTES, "a sealed manifest")
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            changed = await _changes(
+                conn,
+                "UPDATE report SET state = ?, manifest = ? WHERE id = ? AND state = 'open'",
+                (state.value, data, raw),
+            )
+            if changed == 0:
+                raise await _why_not_open(conn, raw)
+
+        await self._write(job)
+
+    async def discard_report(self, report_id: ReportId) -> bool:
+        raw = _rid(report_id)
+
+        async def job(conn: aiosqlite.Connection) -> bool:
+            return await _changes(conn, "DELETE FROM report WHERE id = ?", (raw,)) > 0
+
+        return await self._write(job)
+
+    async def load_report(
+        self, report_id: ReportId, *, with_attachments: bool = True
+    ) -> StoredReport:
+        raw = _rid(report_id)
+
+        async def job(conn: aiosqlite.Connection) -> StoredReport:
+            row = await _one(
+                conn,
+                "SELECT state, created_day, manifest, digest_seq FROM report WHERE id = ?",
+                (raw,),
+            )
+            if row is None:
+                raise UnknownReportError
+            answers = await _rows(
+                conn, "SELECT slot, envelope FROM answer WHERE report_id = ?", (raw,)
+            )
+            attachments = (
+                await _rows(
+                    conn, "SELECT slot, envelope FROM attachment WHERE report_id = ?", (raw,)
+                )
+                if with_attachments
+                else []
+            )
+            return StoredReport(
+                report_id=report_id,
+                state=ReportState(row[0]),
+                created_day=date.fromisoformat(row[1]),
+                manifest=row[2],
+                answers=dict(answers),
+                attachments=dict(attachments),
+                digest_seq=row[3],
+            )
+
+        return await self._read(job)
+
+    async def _ids(self, sql: str, params: Sequence[Any] = ()) -> list[ReportId]:
+        async def job(conn: aiosqlite.Connection) -> list[ReportId]:
+            return [_from_rid(row[0]) for row in await _rows(conn, sql, params)]
+
+        return await self._read(job)
+
+    async def open_reports(self) -> list[ReportId]:
+        return await self._ids("SELECT id FROM report WHERE state = 'open' ORDER BY id")
+
+    async def ready_reports(self) -> list[ReportId]:
+        return await self._ids(
+            "SELECT id FROM report WHERE state != 'open' AND digest_seq IS NULL ORDER BY id"
+        )
+
+    # -- digest outbox ------------------------------------------------------------------------
+
+    async def next_digest_seq(self) -> int:
+        async def job(conn: aiosqlite.Connection) -> int:
+            row = await _one(conn, "SELECT coalesce(max(seq), 0) + 1 FROM digest")
+            return int(row[0])
+
+        return await self._read(job)
+
+    async def add_digest(
+        self, seq: int, parts: Sequence[bytes], report_ids: Collection[ReportId]
+    ) -> None:
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise DigestSequenceError
+        if not parts:
+            raise InvalidEnvelopeError("a digest has at least its signed part")
+        blobs = [check_blob(p, MAX_DIGEST_PART_BYTES, "a digest part") for p in parts]
+        raws = sorted({_rid(r) for r in report_ids})
+        day = self._clock().isoformat()
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            row = await _one(conn, "SELECT coalesce(max(seq), 0) + 1 FROM digest")
+            if seq != row[0]:
+                raise DigestSequenceError
+            await conn.execute("INSERT INTO digest (seq, created_day) VALUES (?, ?)", (seq, day))
+            await conn.executemany(
+                "INSERT INTO digest_part (seq, part, data) VALUES (?, ?, ?)",
+                [(seq, n, blob) for n, blob in enumerate(blobs)],
+            )
+            for raw in raws:
+                changed = await _changes(
+                    conn,
+                    "UPDATE report SET digest_seq = ? "
+                    "WHERE id = ? AND state != 'open' AND digest_seq IS NULL",
+                    (seq, raw),
+                )
+                if changed == 0:
+                    raise ReportNotReadyError
+
+        await self._write(job)
+
+    @staticmethod
+    async def _digest(conn: aiosqlite.Connection, row: Any) -> OutboxDigest:
+        parts = await _rows(
+            conn,
+            "SELECT part, data, posted FROM digest_part WHERE seq = ? ORDER BY part",
+            (row[0],),
+        )
+        return OutboxDigest(
+            seq=row[0],
+            created_day=date.fromisoformat(row[1]),
+            state=DigestState(row[2]),
+            attempts=row[3],
+            posted_day=None if row[4] is None else date.fromisoformat(row[4]),
+            parts=tuple(DigestPart(part=p, data=d, posted=bool(f)) for p, d, f in parts),
+        )
+
+    _DIGEST_COLUMNS = "seq, created_day, state, attempts, posted_day"
+
+    async def pending_digests(self) -> list[OutboxDigest]:
+        async def job(conn: aiosqlite.Connection) -> list[OutboxDigest]:
+            rows = await _rows(
+                conn,
+                f"SELECT {self._DIGEST_COLUMNS} FROM digest "  # noqa: S608 (constant columns)
+                "WHERE state = 'pending' ORDER BY seq",
+            )
+            return [await self._digest(conn, row) for row in rows]
+
+        return await self._read(job)
+
+    async def get_digest(self, seq: int) -> OutboxDigest:
+        async def job(conn: aiosqlite.Connection) -> OutboxDigest:
+            row = await _one(
+                conn,
+                f"SELECT {self._DIGEST_COLUMNS} FROM digest WHERE seq = ?",  # noqa: S608
+                (seq,),
+            )
+            if row is None:
+                raise UnknownDigestError
+            return await self._digest(conn, row)
+
+        return await self._read(job)
+
+    async def list_digests(self) -> list[DigestInfo]:
+        async def job(conn: aiosqlite.Connection) -> list[DigestInfo]:
+            rows = await _rows(
+                conn,
+                "SELECT d.seq, d.created_day, d.state, d.attempts, d.posted_day, "
+                "(SELECT count(*) FROM digest_part p WHERE p.seq = d.seq), "
+                "(SELECT count(*) FROM report r WHERE r.digest_seq = d.seq), "
+                "(SELECT coalesce(sum(length(p.data)), 0) FROM digest_part p WHERE p.seq = d.seq) "
+                "FROM digest d ORDER BY d.seq",
+            )
+            return [
+                DigestInfo(
+                    seq=r[0],
+                    created_day=date.fromisoformat(r[1]),
+                    state=DigestState(r[2]),
+                    attempts=r[3],
+                    posted_day=None if r[4] is None else date.fromisoformat(r[4]),
+                    parts=r[5],
+                    reports=r[6],
+                    size=r[7],
+                )
+                for r in rows
+            ]
+
+        return await self._read(job)
+
+    async def digest_reports(self, seq: int) -> list[ReportId]:
+        return await self._ids("SELECT id FROM report WHERE digest_seq = ? ORDER BY id", (seq,))
+
+    async def record_attempt(self, seq: int) -> int:
+        async def job(conn: aiosqlite.Connection) -> int:
+            row = await _one(
+                conn,
+                "UPDATE digest SET attempts = attempts + 1 WHERE seq = ? RETURNING attempts",
+                (seq,),
+            )
+            if row is None:
+                raise UnknownDigestError
+            return int(row[0])
+
+        return await self._write(job)
+
+    async def mark_part_posted(self, seq: int, part: int) -> None:
+        async def job(conn: aiosqlite.Connection) -> None:
+            changed = await _changes(
+                conn, "UPDATE digest_part SET posted = 1 WHERE seq = ? AND part = ?", (seq, part)
+            )
+            if changed == 0:
+                raise UnknownDigestError
+
+        await self._write(job)
+
+    async def mark_digest_posted(self, seq: int) -> None:
+        day = self._clock().isoformat()
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            changed = await _changes(
+                conn,
+                "UPDATE digest SET state = 'posted', posted_day = ? "
+                "WHERE seq = ? AND state = 'pending'",
+                (day, seq),
+            )
+            if changed:
+                await conn.execute("UPDATE digest_part SET posted = 1 WHERE seq = ?", (seq,))
+            elif await _one(conn, "SELECT 1 FROM digest WHERE seq = ?", (seq,)) is None:
+                raise UnknownDigestError
+
+        await self._write(job)
+
+    # -- analyst channel ----------------------------------------------------------------------
+
+    async def channel_binding(self) -> ChannelBinding | None:
+        async def job(conn: aiosqlite.Connection) -> ChannelBinding | None:
+            row = await _one(
+                conn, "SELECT channel_id, key_fingerprints, verified_day FROM channel_binding"
+            )
+            if row is None:
+                return None
+            return ChannelBinding(
+                channel_id=row[0],
+                key_fingerprints=tuple(row[1].split(",")),
+                verified_day=date.fromisoformat(row[2]),
+            )
+
+        return await self._read(job)
+
+    async def set_channel_binding(self, binding: ChannelBinding) -> None:
+        fingerprints = join_fingerprints(binding.key_fingerprints)
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT OR REPLACE INTO channel_binding "
+                "(id, channel_id, key_fingerprints, verified_day) VALUES (1, ?, ?, ?)",
+                (binding.channel_id, fingerprints, binding.verified_day.isoformat()),
+            )
+
+        await self._write(job)
+
+    async def clear_channel_binding(self) -> None:
+        async def job(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM channel_binding")
+
+        await self._write(job)
+
+    # -- receipts and replies -----------------------------------------------------------------
+
+    async def receipt_salt(self) -> bytes:
+        async def job(conn: aiosqlite.Connection) -> bytes:
+            row = await _one(conn, "SELECT salt FROM receipt_salt WHERE id = 1")
+            if row is None:
+                raise SchemaError("the database has no receipt salt")
+            return bytes(row[0])
+
+        return await self._read(job)
+
+    async def put_receipt(self, tag: bytes, report_id: ReportId) -> None:
+        raw = _rid(report_id)
+        tag = check_tag(tag)
+        day = self._clock().isoformat()
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            if await _report_state(conn, raw) is None:
+                raise UnknownReportError
+            try:
+                await conn.execute(
+                    "INSERT INTO receipt (report_id, tag, created_day) VALUES (?, ?, ?)",
+                    (raw, tag, day),
+                )
+            except sqlite3.IntegrityError:
+                raise ReceiptExistsError from None
+
+        await self._write(job)
+
+    async def find_receipt(self, tag: bytes) -> ReportId | None:
+        tag = check_tag(tag)
+
+        async def job(conn: aiosqlite.Connection) -> ReportId | None:
+            row = await _one(conn, "SELECT report_id FROM receipt WHERE tag = ?", (tag,))
+            return None if row is None else _from_rid(row[0])
+
+        return await self._read(job)
+
+    async def add_reply(self, report_id: ReportId, sealed: bytes) -> bool:
+        raw = _rid(report_id)
+        data = check_blob(sealed, MAX_REPLY_BYTES, "a sealed reply")
+        day = self._clock().isoformat()
+
+        async def job(conn: aiosqlite.Connection) -> bool:
+            if await _one(conn, "SELECT 1 FROM receipt WHERE report_id = ?", (raw,)) is None:
+                raise UnknownReceiptError
+            if await _one(
+                conn, "SELECT 1 FROM reply WHERE report_id = ? AND sealed = ?", (raw, data)
+            ):
+                return False
+            await conn.execute(
+                "INSERT INTO reply (report_id, n, sealed, created_day) "
+                "SELECT ?, coalesce(max(n), 0) + 1, ?, ? FROM reply WHERE report_id = ?",
+                (raw, data, day, raw),
+            )
+            return True
+
+        return await self._write(job)
+
+    async def replies(self, report_id: ReportId) -> list[bytes]:
+        raw = _rid(report_id)
+
+        async def job(conn: aiosqlite.Connection) -> list[bytes]:
+            rows = await _rows(
+                conn, "SELECT sealed FROM reply WHERE report_id = ? ORDER BY n", (raw,)
+            )
+            return [bytes(r[0]) for r in rows]
+
+        return await self._read(job)
+
+    # -- upkeep -------------------------------------------------------------------------------
+
+    async def apply_retention(self, policy: RetentionPolicy) -> RetentionCounts:
+        today = self._clock()
+        report_cutoff = (today - timedelta(days=policy.report_days)).isoformat()
+        receipt_cutoff = (today - timedelta(days=policy.receipt_days)).isoformat()
+
+        async def job(conn: aiosqlite.Connection) -> RetentionCounts:
+            due = "SELECT seq FROM digest WHERE state = 'posted' AND posted_day <= ?"
+            reports = await _changes(
+                conn,
+                f"DELETE FROM report WHERE digest_seq IN ({due})",  # noqa: S608 (constant)
+                (report_cutoff,),
+            )
+            await conn.execute(
+                f"DELETE FROM digest_part WHERE seq IN ({due})",  # noqa: S608 (constant)
+                (report_cutoff,),
+            )
+            digests = await _changes(
+                conn,
+                "UPDATE digest SET state = 'pruned' WHERE state = 'posted' AND posted_day <= ?",
+                (report_cutoff,),
+            )
+            replies_row = await _one(
+                conn,
+                "SELECT count(*) FROM reply WHERE report_id IN "
+                "(SELECT report_id FROM receipt WHERE created_day <= ?)",
+                (receipt_cutoff,),
+            )
+            receipts = await _changes(
+                conn, "DELETE FROM receipt WHERE created_day <= ?", (receipt_cutoff,)
+            )
+            return RetentionCounts(
+                reports=reports, digests=digests, receipts=receipts, replies=int(replies_row[0])
+            )
+
+        return await self._write(job)
+
+    async def counts(self) -> StoreCounts:
+        async def job(conn: aiosqlite.Connection) -> StoreCounts:
+            return await _counts(conn)
+
+        return await self._read(job)
+
+
+async def _counts(conn: aiosqlite.Connection) -> StoreCounts:
+    reports = {state.value: 0 for state in ReportState}
+    for state, n in await _rows(conn, "SELECT state, count(*) FROM report GROUP BY state"):
+        reports[state] = n
+    carried = await _one(conn, "SELECT count(*) FROM report WHERE digest_seq IS NOT NULL")
+    reports["carried"] = carried[0]
+    digests = {state.value: 0 for state in DigestState}
+    for state, n in await _rows(conn, "SELECT state, count(*) FROM digest GROUP BY state"):
+        digests[state] = n
+
+    async def count(table: str) -> int:
+        row = await _one(conn, f"SELECT count(*) FROM {table}")  # noqa: S608 (literal names)
+        return int(row[0])
+
+    return StoreCounts(
+        reports=reports,
+        answers=await count("answer"),
+        attachments=await count("attachment"),
+        digests=digests,
+        receipts=await count("receipt"),
+        replies=await count("reply"),
+    )
+
+
+async def _connect(db: Path) -> aiosqlite.Connection:
+    """An aiosqlite connection configured exactly like :func:`storage.schema.connect`."""
+    conn = await aiosqlite.connect(db, isolation_level=None)
+    try:
+        for pragma in schema.CONNECTION_PRAGMAS:
+            await conn.execute(pragma)
+        row = await _one(conn, "PRAGMA journal_mode")
+        if row[0] != "delete":
+            raise SchemaError("could not set the journal mode to DELETE")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+@contextlib.asynccontextmanager
+async def open_store(
+    data_dir: Path, *, clock: Clock = utc_today
+) -> AsyncIterator[SqliteReportStore]:
+    """``async with open_store(data_dir) as store:`` opens, and always closes, the store."""
+    store = await SqliteReportStore.open(data_dir, clock=clock)
+    try:
+        yield store
+    finally:
+        await store.close()
