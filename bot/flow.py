@@ -484,7 +484,7 @@ def _why_not_equal(question: Question, value: Scalar) -> str:
     match question.kind:
         case Kind.SINGLE | Kind.MULTI | Kind.PLACE:
             known = [*question.choices, *(["other"] if question.other else [])]
-            return f"'{qid}' has no choice {_show_value(value)!r} (it has: {', '.join(known)})"
+            return f"'{qid}' has no choice {_show_value(value)!r}; its choices: {', '.join(known)}"
         case Kind.CONSENT:
             return f"'{qid}' is a consent: it compares only with true (declining ends the flow)"
         case Kind.NUMBER:
@@ -630,9 +630,10 @@ def _structure_issues(spec: FlowSpec) -> list[FlowIssue]:
         longest = max([*question.choices, *ENGINE_CHOICE_IDS], key=lambda c: len(c.encode()))
         size = callback_bytes(question.id, longest)
         if size > CALLBACK_DATA_MAX:
-            where = (*loc, "choices", question.choices.index(longest))
-            what = f"choice id '{longest}'"
-            if longest not in question.choices:
+            if longest in question.choices:
+                where: Loc = (*loc, "choices", question.choices.index(longest))
+                what = f"choice id '{longest}'"
+            else:
                 where, what = (*loc, "id"), "question id"
             issues.append(
                 FlowIssue(
@@ -810,7 +811,7 @@ def _reach_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowIssue
             answered=holds_answer,
             unanswered=not (must_ask and question.required and holds_answer),
         )
-        if question.end_if is not None and not _is_decline_ending(question):
+        if question.end_if is not None and not is_decline_ending(question):
             if not reach.can(question.end_if, True):
                 issues.append(
                     FlowIssue(
@@ -827,7 +828,7 @@ def _reach_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowIssue
     return issues
 
 
-def _is_decline_ending(question: Question) -> bool:
+def is_decline_ending(question: Question) -> bool:
     """``end_if: {q: <itself>, equals: false}`` on a consent: the text shown when declined.
 
     Declining a consent always ends the flow (the engine does it, and a declined consent is
@@ -915,7 +916,7 @@ def _is_button(text_id: str) -> bool:
 
 def _length_limit(text_id: str) -> tuple[int, str]:
     if _is_button(text_id):
-        return BUTTON_LABEL_MAX, "the project's button limit (see docs/flows.md)"
+        return BUTTON_LABEL_MAX, "the project's limit for buttons, see docs/flows.md"
     if text_id.startswith("ui.command."):
         return BOT_COMMAND_DESCRIPTION_MAX, "Telegram's limit on a command description"
     if text_id == "ui.bot.short_description":
@@ -956,7 +957,7 @@ def _text_value_issues(lang: str, text_id: str, text: str, *, formatted: bool) -
     if formatted:
         error = _format_error(text)
         if error:
-            issues.append(FlowIssue(text_id, f"{error} in {lang}", lang=lang, loc=loc))
+            issues.append(FlowIssue(text_id, f"in {lang}: {error}", lang=lang, loc=loc))
     return issues
 
 

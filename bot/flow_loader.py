@@ -149,21 +149,19 @@ def _read_text(path: Path, file: str) -> tuple[str | None, list[Problem]]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return None, [
-                Problem(
-                    file, None, "flow", f"file too large ({size} bytes, limit {MAX_FILE_BYTES})"
-                )
+                Problem(file, None, "-", f"file too large ({size} bytes, limit {MAX_FILE_BYTES})")
             ]
         raw = path.read_bytes()
     except FileNotFoundError:
-        return None, [Problem(file, None, "flow", "no such file")]
+        return None, [Problem(file, None, "-", "no such file")]
     except OSError as exc:
-        return None, [Problem(file, None, "flow", f"cannot read: {exc.strerror or exc}")]
+        return None, [Problem(file, None, "-", f"cannot read: {exc.strerror or exc}")]
     try:
         return raw.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [
-            Problem(file, line, "flow", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
+            Problem(file, line, "-", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
         ]
 
 
@@ -172,16 +170,20 @@ def _syntax_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "unreadable"
         if exc.context:
-            what = f"{what} ({exc.context})"
+            started = exc.context_mark
+            at = ""
+            if started is not None and mark is not None and started.line != mark.line:
+                at = f" that starts at line {started.line + 1}"
+            what = f"{what} ({exc.context}{at})"
         line = mark.line + 1 if mark is not None else None
         column = f", column {mark.column + 1}" if mark is not None else ""
-        return Problem(file, line, "flow", f"YAML syntax error: {what}{column}")
+        return Problem(file, line, "-", f"YAML syntax error: {what}{column}")
     if isinstance(exc, yaml.reader.ReaderError):
         line = text[: exc.position].count("\n") + 1
         return Problem(
-            file, line, "flow", f"YAML syntax error: character U+{exc.character:04X} is not allowed"
+            file, line, "-", f"YAML syntax error: character U+{exc.character:04X} is not allowed"
         )
-    return Problem(file, None, "flow", f"YAML syntax error: {exc}")  # pragma: no cover
+    return Problem(file, None, "-", f"YAML syntax error: {exc}")  # pragma: no cover
 
 
 def _parse(path: Path, *, construct: bool) -> _Parsed:
@@ -378,7 +380,7 @@ def _text_table(parsed: _Parsed) -> tuple[TextTable, list[Problem]]:
             Problem(
                 parsed.file,
                 node.start_mark.line + 1,
-                "flow",
+                "-",
                 "a text file is a mapping of text id to text, e.g. 'site.prompt: ...'",
             )
         )
@@ -386,7 +388,7 @@ def _text_table(parsed: _Parsed) -> tuple[TextTable, list[Problem]]:
     for key, value in node.value:
         line = key.start_mark.line + 1
         if not isinstance(key, ScalarNode):
-            problems.append(Problem(parsed.file, line, "flow", "a text id must be a plain word"))
+            problems.append(Problem(parsed.file, line, "-", "a text id must be a plain word"))
             continue
         text_id = str(key.value)
         if isinstance(value, ScalarNode):
@@ -424,7 +426,7 @@ def _read_texts(locales_dir: Path, name: str) -> tuple[dict[str, _TextFile], lis
                 Problem(
                     _display(path),
                     None,
-                    "flow",
+                    "-",
                     f"missing text file for {lang}: every text is needed in {', '.join(LANGUAGES)}",
                 )
             )
@@ -460,16 +462,14 @@ def _load(path: Path, locales_dir: Path) -> tuple[Flow | None, list[Problem]]:
     spec: FlowSpec | None = None
     flow_id = path.stem
     if parsed.ok and parsed.node is None and not problems:
-        problems.append(
-            Problem(parsed.file, 1, "flow", "empty file: a flow needs id and questions")
-        )
+        problems.append(Problem(parsed.file, 1, "-", "empty file: a flow needs id and questions"))
     elif parsed.ok and parsed.node is not None:
         if not isinstance(parsed.data, dict):
             problems.append(
                 Problem(
                     parsed.file,
                     parsed.node.start_mark.line + 1,
-                    "flow",
+                    "-",
                     "a flow file is a mapping with 'id' and 'questions'",
                 )
             )
@@ -490,6 +490,7 @@ def _load(path: Path, locales_dir: Path) -> tuple[Flow | None, list[Problem]]:
                 f"flow id '{flow_id}' differs from the file name: name the file {flow_id}.yaml",
             )
         )
+        return None, problems  # which text files belong to it is unclear until this is fixed
     texts, text_problems = _read_texts(locales_dir, f"{flow_id}.yaml")
     problems += text_problems
     if spec is None:
@@ -545,15 +546,13 @@ def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
             )
             if not found:
                 problems.append(
-                    Problem(
-                        _display(path), None, "flow", "no flow files (*.yaml) in this directory"
-                    )
+                    Problem(_display(path), None, "-", "no flow files (*.yaml) in this directory")
                 )
             files += found
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(Problem(_display(path), None, "flow", "no such file or directory"))
+            problems.append(Problem(_display(path), None, "-", "no such file or directory"))
     return files, problems
 
 

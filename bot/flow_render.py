@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.flow import Flow, Kind, Question, describe_condition
+from bot.flow import Flow, Kind, Question, describe_condition, is_decline_ending
 
 EXCERPT_MAX = 40
 """Characters of a prompt shown inside a diagram box."""
@@ -68,9 +68,12 @@ def outline(flow: Flow, lang: str) -> str:
                     f"{pad}- {'other':<{id_width}}  (button ui.button.other, then asks: {written!r}"
                     f", up to {q.text_max_length} characters)"
                 )
-        if q.kind is Kind.CONSENT:
-            lines.append(f"{pad}declined -> ends, nothing kept")
-        if q.end_if is not None:
+        if q.kind is Kind.CONSENT and is_decline_ending(q):
+            lines.append(f"{pad}declined -> ends, nothing kept, with:")
+            lines += _indent(texts[f"{q.id}.end"], pad + "| ")
+        elif q.kind is Kind.CONSENT:
+            lines.append(f"{pad}declined -> ends, nothing kept, with ui.consent.declined")
+        if q.end_if is not None and not is_decline_ending(q):
             lines.append(f"{pad}end_if {describe_condition(q.end_if)}  -> ends with:")
             lines += _indent(texts[f"{q.id}.end"], pad + "| ")
         lines.append("")
