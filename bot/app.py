@@ -1,0 +1,244 @@
+"""The Application factory: settings + dependencies in, a python-telegram-bot Application out.
+
+``build_application`` touches no network and no disk: the caller opens the store, loads keys,
+flow and texts, and passes them in :class:`Deps`; ``reportbot run`` (``bot.cli_run``) does that
+and then starts long polling or the webhook. Tests pass a recording ``BaseRequest`` instead of
+HTTP and drive the same Application through ``process_update``.
+
+What it assembles:
+
+- one ``TypeHandler`` that sends private chats to :class:`handlers.private.ReporterChats` and
+  everything else to :class:`handlers.groups.GroupChats`;
+- ``AIORateLimiter`` for the bot's own sending (retries ``RetryAfter``);
+- ``Defaults``: ``protect_content`` on, no parse_mode, no link previews;
+- jobs: idle-timeout sweep, pseudonym key rotation, retention;
+- one error handler (:class:`handlers.errors.ErrorReporter`);
+- at start (``post_init``): the command menu and descriptions per language, and closing reports
+  a previous run left open; at stop: closing the reports of conversations still open.
+
+No persistence object is ever given to PTB: nothing about a reporter is written by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.flow import Flow
+from bot.keys import BotSigningKey, Recipients
+from bot.logging_setup import exception_types
+from bot.settings import Settings
+from handlers.errors import ErrorReporter
+from handlers.groups import GroupChats
+from handlers.limits import FloodLimits
+from handlers.private import COMMANDS, ReceiptIssuer, ReporterChats
+from handlers.pseudonyms import PseudonymKeys
+from handlers.render import Renderer, UiTexts
+from handlers.reports import ReportWriter
+from storage.base import ReportStore, RetentionPolicy
+from storage.retention import run_retention
+
+log = logging.getLogger("bot.app")
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+RUNTIME_KEY: Final = "reportbot.runtime"
+SWEEP_SECONDS: Final = 60.0
+RETENTION_SECONDS: Final = 24 * 3600.0
+
+ALLOWED_UPDATES: Final[tuple[str, ...]] = (
+    "message",
+    "edited_message",
+    "callback_query",
+    "channel_post",
+    "edited_channel_post",
+    "my_chat_member",
+)
+"""The update types the bot asks Telegram for (polling and webhook alike)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything the Application needs that is not a setting. Built by the caller."""
+
+    store: ReportStore
+    recipients: Recipients
+    flow: Flow
+    ui: UiTexts
+    signing_key: BotSigningKey | None = None  # digests (issue 6)
+    clock: Callable[[], datetime] = _utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    random_bytes: Callable[[int], bytes] = os.urandom  # pseudonym keys
+    request: BaseRequest | None = None  # tests: a recording request instead of HTTP
+    get_updates_request: BaseRequest | None = None
+    receipts: ReceiptIssuer | None = None  # receipts (issue 7)
+
+
+@dataclass(frozen=True)
+class BotRuntime:
+    """The parts of a running bot, reachable from the Application (``runtime_of``)."""
+
+    settings: Settings
+    deps: Deps
+    renderer: Renderer
+    keys: PseudonymKeys
+    limits: FloodLimits
+    chats: ReporterChats
+    groups: GroupChats
+    errors: ErrorReporter
+
+    async def dispatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        if chat.type == ChatType.PRIVATE:
+            await self.chats.handle(update, context)
+        else:
+            await self.groups.handle(update, context)
+
+    async def post_init(self, app: App) -> None:
+        await self._set_menu(app)
+        await self._close_orphans()
+
+    async def post_stop(self, app: App) -> None:
+        await self.chats.close_all()
+
+    async def _set_menu(self, app: App) -> None:
+        bot = app.bot
+        languages = self.settings.languages
+        try:
+            for lang in (None, *languages):
+                text_lang = lang or languages[0]
+                commands = [
+                    BotCommand(name, self.renderer.ui_text(text_lang, f"ui.command.{name}"))
+                    for name in COMMANDS
+                ]
+                await bot.set_my_commands(commands, language_code=lang)
+                await bot.set_my_description(
+                    self.renderer.ui_text(text_lang, "ui.bot.description"), language_code=lang
+                )
+                await bot.set_my_short_description(
+                    self.renderer.ui_text(text_lang, "ui.bot.short_description"),
+                    language_code=lang,
+                )
+        except TelegramError as exc:  # the menu is a convenience; the bot works without it
+            log.warning("set_menu_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+
+    async def _close_orphans(self) -> None:
+        orphans = await self.deps.store.open_reports()
+        for report_id in orphans:
+            await self.chats.writer.close_orphan(report_id)
+        if orphans:
+            log.info("orphan_reports_closed", extra={"fields": {"count": len(orphans)}})
+
+    async def retention(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await run_retention(
+            self.deps.store, RetentionPolicy(report_days=self.settings.retention_days)
+        )
+
+
+def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
+    renderer = Renderer(deps.flow, deps.ui)
+    keys = PseudonymKeys(deps.random_bytes)
+    limits = FloodLimits(
+        keys,
+        messages_per_minute=settings.messages_per_minute,
+        reports_per_day=settings.reports_per_day,
+        capacity=settings.max_open_conversations,
+        monotonic=deps.monotonic,
+        today=lambda: deps.clock().date(),
+    )
+    writer = ReportWriter(deps.store, deps.recipients, deps.flow)
+    chats = ReporterChats(
+        settings,
+        deps.flow,
+        renderer,
+        writer,
+        keys,
+        clock=deps.clock,
+        monotonic=deps.monotonic,
+        limits=limits,
+        receipts=deps.receipts,
+    )
+    groups = GroupChats(renderer, keys, tuple(settings.languages), settings.channel_id)
+    errors = ErrorReporter(renderer, settings.languages, record=chats.record_external)
+    return BotRuntime(settings, deps, renderer, keys, limits, chats, groups, errors)
+
+
+def build_application(settings: Settings, deps: Deps) -> App:
+    """Assemble the Application; no network is touched until it is initialised."""
+    runtime = build_runtime(settings, deps)
+    builder = (
+        Application.builder()
+        .token(settings.require_token())
+        .base_url(settings.bot_api_base_url)
+        .base_file_url(settings.bot_api_file_url)
+        .defaults(
+            Defaults(
+                protect_content=True,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.send_per_second,
+                overall_time_period=1,
+                max_retries=settings.retry_after_retries,
+            )
+        )
+        .concurrent_updates(settings.concurrent_updates)
+        .post_init(runtime.post_init)
+        .post_stop(runtime.post_stop)
+    )
+    if deps.request is not None:
+        builder = builder.request(deps.request).get_updates_request(
+            deps.get_updates_request or deps.request
+        )
+    else:
+        builder = (
+            builder.connection_pool_size(settings.concurrent_updates + 8)
+            .read_timeout(15.0)
+            .write_timeout(60.0)  # uploads of digests (issue 6)
+            .connect_timeout(10.0)
+            .pool_timeout(10.0)
+            .get_updates_read_timeout(40.0)
+        )
+    app: App = builder.build()
+    app.add_handler(TypeHandler(Update, runtime.dispatch))
+    app.add_error_handler(runtime.errors.handle)
+    jobs = app.job_queue
+    if jobs is None:  # pragma: no cover - the job-queue extra is a dependency
+        raise RuntimeError("python-telegram-bot's job queue is missing (install [job-queue])")
+    sweep = min(SWEEP_SECONDS, settings.idle_timeout_seconds / 4)
+    jobs.run_repeating(runtime.chats.sweep, interval=sweep, first=sweep, name="idle-sweep")
+    rotation = settings.pseudonym_rotation_hours * 3600.0
+    jobs.run_repeating(
+        runtime.chats.rotate_keys, interval=rotation, first=rotation, name="pseudonym-rotation"
+    )
+    jobs.run_repeating(
+        runtime.retention, interval=RETENTION_SECONDS, first=3600.0, name="retention"
+    )
+    app.bot_data[RUNTIME_KEY] = runtime
+    return app
+
+
+def runtime_of(app: App) -> BotRuntime:
+    runtime = app.bot_data.get(RUNTIME_KEY)
+    if not isinstance(runtime, BotRuntime):
+        raise LookupError("not an Application made by build_application")
+    return runtime

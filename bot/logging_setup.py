@@ -1,0 +1,222 @@
+"""Structured logging that cannot carry a reporter's id, name or words.
+
+Every record goes through :class:`SafeFormatter`, which builds its line from an allow-list:
+
+- time, level, logger name;
+- for the project's own loggers (``reportbot``, ``bot``, ``handlers``, ``storage``): the message,
+  plus scalar ``fields`` passed as ``extra={"fields": {...}}``. Our code logs event names and
+  counts only; the canary tests hold it to that.
+- for every other logger (python-telegram-bot, httpx, asyncio, ...): only the message *template*,
+  never its arguments (PTB passes whole Updates and server replies as arguments), and nothing at
+  all when a library formatted data into the message itself;
+- for exceptions: the type names of the chain and where they were raised (module:line), never
+  ``str(exception)`` (a Telegram error can quote a text) and never a traceback with values.
+
+Anything that still looks like a bot token is masked. ``telegram``, ``httpx`` and ``httpcore`` are
+held at WARNING whatever the bot's own level (at DEBUG they log the token and every parameter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal, TextIO
+
+OWN_LOGGERS: tuple[str, ...] = ("reportbot", "bot", "handlers", "storage")
+QUIET_LOGGERS: tuple[str, ...] = (
+    "telegram",
+    "httpx",
+    "httpcore",
+    "hpack",
+    "apscheduler",
+    "aiohttp",
+    "aiosqlite",
+    "asyncio",
+)
+"""Third-party loggers held at WARNING or above (``aiohttp.access`` would log client addresses)."""
+
+_TOKEN_RE = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{20,}")
+_MAX_EVENT = 300
+_FRAMES = 6
+
+LogFormat = Literal["json", "kv"]
+
+log = logging.getLogger("reportbot.logging")
+
+
+def new_incident_id() -> str:
+    """A random id to quote to the reporter and find in the logs; carries no information."""
+    return secrets.token_hex(4)
+
+
+def is_own_logger(name: str) -> bool:
+    return any(name == own or name.startswith(own + ".") for own in OWN_LOGGERS)
+
+
+def exception_types(exc: BaseException) -> str:
+    """``Outer<-Cause<-Context`` type names only."""
+    names: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(names) < 5:
+        seen.add(id(current))
+        names.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return "<-".join(names)
+
+
+def exception_where(tb: TracebackType | None) -> str:
+    """The last few frames as ``module:line``: where, never what."""
+    frames: list[str] = []
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "?")
+        frames.append(f"{module}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    return " > ".join(frames[-_FRAMES:])
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)[:_MAX_EVENT]
+
+
+def mask_tokens(text: str) -> str:
+    return _TOKEN_RE.sub("<token>", text)
+
+
+class SafeFormatter(logging.Formatter):
+    """Formats a record from allow-listed parts only (see the module docstring)."""
+
+    def __init__(self, fmt: LogFormat = "json") -> None:
+        super().__init__()
+        self._fmt_kind = fmt
+
+    def format(self, record: logging.LogRecord) -> str:
+        own = is_own_logger(record.name)
+        fields: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "event": self._event(record, own),
+        }
+        extra = getattr(record, "fields", None)
+        if own and isinstance(extra, Mapping):
+            for key, value in extra.items():
+                if isinstance(key, str) and key not in fields:
+                    fields[key] = _scalar(value)
+        if record.exc_info and record.exc_info[1] is not None:
+            fields["exc_type"] = exception_types(record.exc_info[1])
+            fields["exc_where"] = exception_where(record.exc_info[2])
+        if self._fmt_kind == "json":
+            line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        else:
+            line = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+        return mask_tokens(line)
+
+    @staticmethod
+    def _event(record: logging.LogRecord, own: bool) -> str:
+        if own:
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):  # a bad format string must not lose the record
+                message = str(record.msg)
+            return message[:_MAX_EVENT]
+        template = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
+        if record.args:
+            # A %-template is constant text written by the library's authors; its arguments
+            # (Updates, replies, URLs) are exactly what must not be written.
+            return template[:_MAX_EVENT]
+        # No arguments: the library may have formatted data into the message itself.
+        return f"[library message withheld, {len(template)} chars]"
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's own name
+        # Never called by format() above; defined so no other path can render a traceback.
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's own name
+        return ""
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: LogFormat = "json",
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Route every record through one SafeFormatter handler; return that handler.
+
+    Idempotent: earlier handlers on the root logger are replaced.
+    """
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(SafeFormatter(fmt))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    root.setLevel(max(numeric, logging.INFO))
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(numeric)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    logging.captureWarnings(True)
+    return handler
+
+
+def log_exception(logger: logging.Logger, event: str, exc: BaseException) -> str:
+    """Log an exception's type and place with a fresh incident id; return the id."""
+    incident = new_incident_id()
+    logger.error(
+        event,
+        extra={
+            "fields": {
+                "incident": incident,
+                "exc_type": exception_types(exc),
+                "exc_where": exception_where(exc.__traceback__),
+            }
+        },
+    )
+    return incident
+
+
+def asyncio_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Replace asyncio's default handler, which prints the exception and the failing object."""
+    exc = context.get("exception")
+    if isinstance(exc, BaseException):
+        log_exception(log, "asyncio_unhandled", exc)
+    else:
+        log.error("asyncio_unhandled", extra={"fields": {"exc_type": "none"}})
+
+
+def install_exception_hooks() -> None:
+    """Make uncaught exceptions (main thread, threads) print one safe line instead of a traceback.
+
+    For ``main()`` of long-running commands only; it changes process-wide hooks.
+    """
+
+    def _hook(
+        exc_type: type[BaseException],
+        exc: BaseException,
+        tb: TracebackType | None,
+    ) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            return
+        log_exception(log, "uncaught_exception", exc)
+
+    def _thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            log_exception(log, "uncaught_thread_exception", args.exc_value)
+
+    sys.excepthook = _hook
+    threading.excepthook = _thread_hook

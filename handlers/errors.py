@@ -1,0 +1,63 @@
+"""The one error handler: log the exception's type and a random incident id, answer calmly.
+
+Nothing of the Update is logged (no ids, names, texts), nor ``str(exception)``: a Telegram error
+can quote the text that was sent. The reporter gets ``ui.error.internal`` with the incident id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.logging_setup import exception_types, log_exception
+from handlers.private import guess_language
+from handlers.render import Renderer
+
+log = logging.getLogger("handlers.errors")
+
+
+class ErrorReporter:
+    def __init__(
+        self,
+        renderer: Renderer,
+        languages: Sequence[str],
+        record: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.render = renderer
+        self.languages = tuple(languages)
+        self.record = record  # (user id, message id): so a quick exit deletes the notice too
+        self.count = 0
+
+    async def handle(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.count += 1
+        error = context.error
+        if error is None:  # pragma: no cover - PTB always sets it for error handlers
+            return
+        incident = log_exception(log, "handler_error", error)
+        if not isinstance(update, Update):
+            return
+        chat = update.effective_chat
+        user = update.effective_user
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return
+        lang = guess_language(user.language_code if user else None, self.languages)
+        text = self.render.ui_text(lang, "ui.error.internal", incident=incident)
+        try:
+            sent = await context.bot.send_message(
+                chat.id, text, protect_content=True, parse_mode=None
+            )
+        except TelegramError as exc:
+            log.warning("error_notice_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+        else:
+            if self.record is not None and user is not None:
+                self.record(user.id, sent.message_id)
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer()
+            except TelegramError:
+                log.debug("error_callback_answer_failed")

@@ -1,0 +1,700 @@
+"""The reporter's private chat: Update in -> engine event; engine outputs -> Bot API calls.
+
+No question text and no questionnaire logic lives here: the engine decides, ``handlers.render``
+words it from the locale files. This module does the Telegram side only:
+
+- who is talking: a pseudonym (keyed hash), never the raw id, keys everything kept;
+- what arrived: a command, a button, text, a file, or something that does not fit;
+- what to keep: each accepted answer sealed and committed before the reporter sees the next step;
+- what to erase: every message id of the conversation (both directions), deleted in batches of up
+  to 100 at submission, quick exit, /panic, discard, and after an idle timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from telegram import CallbackQuery, Message, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes, ExtBot
+
+from bot.engine import (
+    Accepted,
+    Back,
+    Cancel,
+    Cancelled,
+    Choose,
+    Done,
+    Dropped,
+    Edit,
+    EndedEarly,
+    Event,
+    Finished,
+    Interrupted,
+    Invalid,
+    Media,
+    Phase,
+    Prompt,
+    Review,
+    Skip,
+    Stale,
+    Start,
+    Submit,
+    Text,
+    Timeout,
+    initial_state,
+    step,
+    with_language,
+)
+from bot.flow import AnswerValue, Flow, Kind, MediaKind
+from bot.logging_setup import exception_types
+from bot.settings import Settings
+from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
+from handlers.limits import FloodLimits, Verdict
+from handlers.pseudonyms import PseudonymKeys, PseudonymMap
+from handlers.render import Renderer, Screen
+from handlers.reports import ReportDraft, ReportWriter
+from handlers.state import Conversation, KeyedLocks, Leftover
+from storage.base import ReportState
+
+log = logging.getLogger("handlers.private")
+
+DELETE_BATCH = 100
+"""deleteMessages takes 1 to 100 ids per call."""
+
+LEFTOVER_SECONDS = 47 * 3600.0
+"""Telegram lets a bot delete messages for 48 hours; after that the ids are useless."""
+
+COMMANDS = ("start", "language", "help", "safety", "cancel", "panic")
+
+Bot = ExtBot[None]
+
+
+class ReceiptIssuer:
+    """Hook for receipts (issue 7): lines to show after a report is closed. None by default."""
+
+    async def lines(self, lang: str, report_id: str) -> list[str]:  # pragma: no cover - hook
+        return []
+
+
+@dataclass(slots=True)
+class Turn:
+    """One update being handled: where to answer, and what is being answered."""
+
+    bot: Bot
+    chat_id: int
+    user_id: int
+    conv: Conversation
+    lang: str
+    query: CallbackQuery | None = None
+    toast: str | None = None
+    extra_ids: list[int] = field(default_factory=list)
+
+    @property
+    def query_message_id(self) -> int | None:
+        if self.query is None or self.query.message is None:
+            return None
+        return self.query.message.message_id
+
+
+@dataclass(frozen=True, slots=True)
+class _IncomingFile:
+    kind: MediaKind
+    file_id: str
+    size: int | None
+    mime_type: str | None
+
+
+def guess_language(code: str | None, languages: Sequence[str]) -> str:
+    """The phone's language if it is offered, else the first offered (Korean by default)."""
+    if code:
+        base = code.split("-")[0].lower()
+        if base in languages:
+            return base
+    return languages[0]
+
+
+class ReporterChats:
+    """Every private conversation; one instance per Application."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        flow: Flow,
+        renderer: Renderer,
+        writer: ReportWriter,
+        keys: PseudonymKeys,
+        clock: Callable[[], datetime],
+        monotonic: Callable[[], float],
+        limits: FloodLimits,
+        receipts: ReceiptIssuer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.flow = flow
+        self.render = renderer
+        self.writer = writer
+        self.keys = keys
+        self.clock = clock
+        self.monotonic = monotonic
+        self.limits = limits
+        self.receipts = receipts
+        self.languages = tuple(settings.languages)
+        self.conversations: PseudonymMap[Conversation] = PseudonymMap(
+            keys, settings.max_open_conversations
+        )
+        self.leftovers: PseudonymMap[Leftover] = PseudonymMap(keys, settings.max_open_conversations)
+        self.locks = KeyedLocks()
+
+    # ==== entry point ====
+    async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        chat = update.effective_chat
+        if user is None or chat is None or user.is_bot:
+            return
+        key = self.keys.current(user.id)
+        async with self.locks.hold(key):
+            await self._handle_locked(update, context.bot, user.id, chat.id, user.language_code)
+
+    async def _handle_locked(
+        self, update: Update, bot: Bot, user_id: int, chat_id: int, language_code: str | None
+    ) -> None:
+        verdict = self.limits.message(user_id)
+        conv = self.conversations.get(user_id)
+        if verdict is Verdict.DROP:
+            if conv is not None and update.message is not None:
+                conv.record(update.message.message_id)
+            return
+        if conv is None:
+            conv = Conversation(nonce=new_nonce(), last_seen=self.monotonic())
+            for evicted in self.conversations.put(user_id, conv):
+                await self._close_unattended(evicted)
+        conv.last_seen = self.monotonic()
+        lang = conv.lang or guess_language(language_code, self.languages)
+        turn = Turn(bot, chat_id, user_id, conv, lang, query=update.callback_query)
+        if update.message is not None:
+            conv.record(update.message.message_id)
+        leftover = self.leftovers.pop(user_id)
+        if leftover is not None and leftover.expires > self.monotonic():
+            await self._delete(turn, leftover.message_ids)
+            if leftover.answers_kept:
+                await self._say(turn, self.render.ui_text(lang, "ui.timeout.kept"))
+
+        if verdict is Verdict.WARN:
+            if update.callback_query is not None:
+                turn.toast = self.render.ui_text(lang, "ui.flood.slow_down")
+                await self._answer_query(turn)
+            else:
+                await self._say(turn, self.render.ui_text(lang, "ui.flood.slow_down"))
+            return
+
+        if update.callback_query is not None:
+            await self._on_callback(turn, update.callback_query)
+            await self._answer_query(turn)
+        elif update.edited_message is not None:
+            await self._complain(turn, "ui.error.edited_message")
+        elif update.message is not None:
+            await self._on_message(turn, update.message)
+
+    # ==== messages ====
+    async def _on_message(self, turn: Turn, msg: Message) -> None:
+        if msg.forward_origin is not None or msg.is_automatic_forward:
+            await self._complain(turn, "ui.error.forwarded_message")
+            return
+        if msg.text is not None:
+            if msg.text.startswith("/"):
+                await self._on_command(turn, msg.text)
+            else:
+                await self._on_text(turn, msg.text)
+            return
+        incoming = self._file_of(msg)
+        if incoming is None:
+            await self._complain(turn, "ui.error.unsupported_input")
+            return
+        await self._on_file(turn, incoming)
+
+    @staticmethod
+    def _file_of(msg: Message) -> _IncomingFile | None:
+        if msg.photo:
+            best = msg.photo[-1]
+            return _IncomingFile(MediaKind.PHOTO, best.file_id, best.file_size, "image/jpeg")
+        if msg.voice is not None:
+            v = msg.voice
+            return _IncomingFile(MediaKind.VOICE, v.file_id, v.file_size, v.mime_type)
+        if msg.video is not None:
+            vd = msg.video
+            return _IncomingFile(MediaKind.VIDEO, vd.file_id, vd.file_size, vd.mime_type)
+        if msg.video_note is not None:
+            vn = msg.video_note
+            return _IncomingFile(MediaKind.VIDEO, vn.file_id, vn.file_size, "video/mp4")
+        if msg.animation is not None:
+            return None  # GIFs: not evidence; also carry a ``document`` field, so check first
+        if msg.audio is not None:
+            a = msg.audio
+            return _IncomingFile(MediaKind.DOCUMENT, a.file_id, a.file_size, a.mime_type)
+        if msg.document is not None:
+            d = msg.document
+            return _IncomingFile(MediaKind.DOCUMENT, d.file_id, d.file_size, d.mime_type)
+        return None
+
+    async def _on_command(self, turn: Turn, text: str) -> None:
+        head = text.split(maxsplit=1)[0][1:]
+        name, _, addressee = head.partition("@")
+        name = name.lower()
+        if addressee and addressee.lower() != (turn.bot.username or "").lower():
+            await self._complain(turn, "ui.error.unsupported_input")
+            return
+        conv = turn.conv
+        if name == "panic":
+            await self._quick_exit(turn)
+        elif name == "start":
+            if conv.active and conv.state is not None and not conv.awaiting_cancel:
+                await self._engine(turn, Start())
+            else:
+                await self._language_screen(turn)
+        elif name == "language":
+            await self._language_screen(turn)
+        elif name == "help":
+            await self._say(turn, self.render.ui_text(turn.lang, "ui.help"))
+        elif name == "safety":
+            await self._say(turn, self.render.ui_text(turn.lang, "ui.safety"))
+        elif name == "cancel":
+            await self._ask_cancel(turn)
+        else:
+            await self._complain(turn, "ui.error.unsupported_input")
+
+    async def _on_text(self, turn: Turn, text: str) -> None:
+        conv = turn.conv
+        if conv.state is None:
+            if conv.lang is None and conv.prompt_message_id is None:
+                await self._language_screen(turn)  # first contact: start
+            else:
+                await self._complain(turn, "ui.error.expected_button")
+            return
+        if conv.awaiting_cancel or conv.state.phase is not Phase.ASKING or conv.current_qid is None:
+            await self._complain(turn, "ui.error.expected_button")
+            return
+        await self._engine(turn, Text(conv.current_qid, text))
+
+    async def _on_file(self, turn: Turn, incoming: _IncomingFile) -> None:
+        conv = turn.conv
+        qid = conv.current_qid
+        if conv.state is None or conv.awaiting_cancel or qid is None:
+            await self._complain(turn, "ui.error.expected_button")
+            return
+        question = self.flow.question(qid)
+        if question.kind is not Kind.MEDIA:
+            texty = question.kind in (Kind.TEXT, Kind.NUMBER, Kind.PLACE) or (
+                conv.state.sub_step == "other"
+            )
+            await self._complain(
+                turn, "ui.error.expected_text" if texty else "ui.error.expected_button"
+            )
+            return
+        if incoming.kind not in question.accept:
+            await self._complain(turn, "ui.error.wrong_media_kind")
+            return
+        if incoming.kind is MediaKind.DOCUMENT and (
+            incoming.mime_type is None
+            or incoming.mime_type.lower() not in self.settings.document_types
+        ):
+            await self._complain(turn, "ui.error.wrong_media_kind")
+            return
+        if conv.files_received >= question.max_files:
+            await self._complain(turn, "ui.error.too_many_files")
+            return
+        limit = self.settings.max_file_bytes
+        if incoming.size is not None and incoming.size > limit:
+            await self._complain(turn, "ui.error.file_too_large")
+            return
+        tg_file = await turn.bot.get_file(incoming.file_id)
+        if tg_file.file_size is None or tg_file.file_size > limit:
+            await self._complain(turn, "ui.error.file_too_large")
+            return
+        data = await tg_file.download_as_bytearray()
+        try:
+            if len(data) > limit:
+                await self._complain(turn, "ui.error.file_too_large")
+                return
+            draft = await self._ensure_draft(turn)
+            ref = await self.writer.attach(
+                draft, qid, incoming.kind, bytes(data), incoming.mime_type
+            )
+        finally:
+            data[:] = bytes(len(data))  # the plain bytes do not linger in this buffer
+        await self._engine(turn, Media(qid, incoming.kind, ref))
+
+    # ==== buttons ====
+    async def _on_callback(self, turn: Turn, query: CallbackQuery) -> None:
+        conv = turn.conv
+        try:
+            cb = decode(query.data)
+        except CallbackError:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            return
+        if cb.op is Op.EXIT:
+            await self._quick_exit(turn)
+            return
+        if cb.nonce != conv.nonce:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            return
+        await self._dispatch_button(turn, cb)
+
+    async def _dispatch_button(self, turn: Turn, cb: Callback) -> None:
+        conv = turn.conv
+        if cb.op is Op.LANGUAGE:
+            await self._choose_language(turn, cb.qid)
+            return
+        if conv.state is None:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            return
+        if cb.op in (Op.SEND_ANSWERED, Op.DISCARD, Op.RESUME):
+            await self._cancel_choice(turn, cb.op)
+            return
+        if conv.awaiting_cancel:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            return
+        current = conv.current_qid
+        event: Event | None = None
+        match cb.op:
+            case Op.CHOOSE:
+                event = Choose(cb.qid, cb.cid)
+            case Op.DONE:
+                event = Done(cb.qid)
+            case Op.SKIP:
+                event = Skip(cb.qid)
+            case Op.EDIT:
+                event = Edit(cb.qid)
+            case Op.SUBMIT:
+                event = Submit()
+            case Op.BACK:
+                in_review = conv.state.phase is Phase.REVIEW
+                if not in_review and cb.qid != current:
+                    turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+                    return
+                if not in_review and not conv.can_back:
+                    await self._language_screen(turn, edit=True)
+                    return
+                event = Back()
+            case Op.HELP:
+                if cb.qid != current or not self.flow.question(cb.qid).has_help:
+                    turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+                    return
+                help_id = f"{cb.qid}.help"
+                await self._say(turn, self.render.text(turn.lang, help_id))
+                return
+            case _:
+                turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+                return
+        await self._engine(turn, event)
+
+    # ==== the engine ====
+    async def _engine(self, turn: Turn, event: Event) -> None:
+        conv = turn.conv
+        if conv.state is None:  # pragma: no cover - callers check
+            return
+        new_state, outputs = step(self.flow, conv.state, event)
+        # 1. Keep first: nothing is shown as done before it is committed.
+        for out in outputs:
+            if isinstance(out, Accepted):
+                draft = await self._ensure_draft(turn)
+                await self.writer.accept(draft, out.qid, out.answer)
+            elif isinstance(out, Dropped) and conv.draft is not None:
+                await self.writer.drop(conv.draft, out.qid)
+        ending = next(
+            (o for o in outputs if isinstance(o, Finished | EndedEarly | Cancelled | Interrupted)),
+            None,
+        )
+        if ending is not None:
+            await self._end(turn, ending)
+            return
+        conv.state = new_state
+        # 2. Then show.
+        for out in outputs:
+            match out:
+                case Prompt():
+                    conv.can_back = out.can_back
+                    if out.kind is Kind.MEDIA:
+                        conv.files_received = len(out.selected)
+                        conv.max_files = out.max_files
+                    else:
+                        conv.files_received = 0
+                    await self._show(turn, self.render.prompt_screen(turn.lang, conv.nonce, out))
+                case Review():
+                    await self._show(turn, self.render.review_screen(turn.lang, conv.nonce, out))
+                case Invalid():
+                    await self._complain(turn, f"ui.error.{out.code}")
+                case Stale():
+                    await self._complain(turn, "ui.error.stale_button")
+                case _:
+                    pass
+
+    async def _ensure_draft(self, turn: Turn) -> ReportDraft:
+        conv = turn.conv
+        if conv.draft is None:
+            conv.draft = await self.writer.open(turn.lang)
+            self.limits.count_report(turn.user_id)
+        return conv.draft
+
+    async def _end(
+        self, turn: Turn, ending: Finished | EndedEarly | Cancelled | Interrupted
+    ) -> None:
+        """Close the report (committed first), then erase the chat and leave a short word."""
+        conv = turn.conv
+        lang = turn.lang
+        come_back = self.render.ui_text(lang, "ui.done.come_back")
+        lines: list[str]
+        match ending:
+            case Finished(answers=answers):
+                state: ReportState | None = ReportState.COMPLETE
+                lines = [self.render.ui_text(lang, "ui.done.thanks")]
+            case EndedEarly(end_id=end_id, answers=answers):
+                state = ReportState.COMPLETE if answers else None
+                lines = [self.render.text(lang, end_id)]
+            case Cancelled(answers=answers):
+                state = ReportState.INTERRUPTED  # "send what I answered": kept, not finished
+                lines = [self.render.ui_text(lang, "ui.cancel.sent")]
+            case Interrupted(answers=answers):
+                state = ReportState.INTERRUPTED
+                lines = [self.render.ui_text(lang, "ui.timeout.kept")]
+        draft = conv.draft
+        if draft is not None:
+            if state is None:
+                await self.writer.discard(draft)
+            else:
+                await self.writer.close(draft, state, answers)
+            if self.receipts is not None and state is not None:
+                lines += await self.receipts.lines(lang, draft.report_id)
+        lines.append(come_back)
+        ids = self._wipe(turn)
+        await self._delete(turn, ids)
+        for line in lines:
+            await self._say(turn, line, record=False)
+
+    def _wipe(self, turn: Turn) -> list[int]:
+        """Forget the conversation; return the message ids to delete."""
+        conv = turn.conv
+        ids = [*conv.message_ids, *turn.extra_ids]
+        mid = turn.query_message_id
+        if mid is not None:
+            ids.append(mid)
+        self.conversations.pop(turn.user_id)
+        conv.state = None
+        conv.draft = None
+        conv.message_ids = []
+        conv.prompt_message_id = None
+        return ids
+
+    # ==== language, cancel, exit ====
+    async def _language_screen(self, turn: Turn, *, edit: bool = False) -> None:
+        preselect = turn.conv.lang or turn.lang
+        screen = self.render.language_screen(turn.conv.nonce, self.languages, preselect)
+        await self._show(turn, screen, edit=edit)
+
+    async def _choose_language(self, turn: Turn, lang: str) -> None:
+        conv = turn.conv
+        if lang not in self.languages:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            return
+        conv.lang = lang
+        turn.lang = lang
+        if conv.draft is not None:
+            conv.draft.lang = lang
+        if conv.state is not None and conv.active:
+            conv.state = with_language(conv.state, lang)
+            await self._engine(turn, Start())
+            return
+        if not self.limits.may_start_report(turn.user_id):
+            await self._say(turn, self.render.ui_text(lang, "ui.flood.daily_limit"))
+            return
+        conv.state = initial_state(lang, this_year=self.clock().year)
+        await self._engine(turn, Start())
+
+    async def _ask_cancel(self, turn: Turn) -> None:
+        conv = turn.conv
+        if not conv.active:
+            await self._say(turn, self.render.ui_text(turn.lang, "ui.help"))
+            return
+        if conv.draft is None:  # nothing kept yet: nothing to ask
+            await self._end_discarded(turn)
+            return
+        conv.awaiting_cancel = True
+        screen = self.render.cancel_screen(turn.lang, conv.nonce, conv.current_qid)
+        await self._show(turn, screen)
+
+    async def _cancel_choice(self, turn: Turn, op: Op) -> None:
+        conv = turn.conv
+        if not conv.awaiting_cancel or conv.state is None:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            return
+        conv.awaiting_cancel = False
+        if op is Op.RESUME:
+            await self._engine(turn, Start())
+        elif op is Op.SEND_ANSWERED:
+            await self._engine(turn, Cancel())
+        else:
+            await self._end_discarded(turn)
+
+    async def _end_discarded(self, turn: Turn) -> None:
+        draft = turn.conv.draft
+        if draft is not None:
+            await self.writer.discard(draft)
+        ids = self._wipe(turn)
+        await self._delete(turn, ids)
+        await self._say(turn, self.render.ui_text(turn.lang, "ui.cancel.discarded"), record=False)
+
+    async def _quick_exit(self, turn: Turn) -> None:
+        """Erase first (someone may be looking), then keep what was answered."""
+        conv = turn.conv
+        draft = conv.draft
+        answers = self._answers_so_far(conv)
+        ids = self._wipe(turn)
+        await self._delete(turn, ids)
+        await self._say(turn, self.render.ui_text(turn.lang, "ui.ended.neutral"), record=False)
+        if draft is not None:
+            await self._keep(draft, answers)
+
+    def _answers_so_far(self, conv: Conversation) -> dict[str, AnswerValue] | None:
+        if conv.state is None or conv.draft is None:
+            return None
+        if conv.state.phase in (Phase.ASKING, Phase.REVIEW):
+            _, outs = step(self.flow, conv.state, Timeout())
+            for out in outs:
+                if isinstance(out, Interrupted):
+                    answers = dict(out.answers)
+                    pending = conv.state.pending
+                    current = conv.state.current
+                    if pending is not None and pending.media and current and current not in answers:
+                        answers[current] = pending.value()  # files already acknowledged
+                    return answers
+        return conv.state.answer_values()
+
+    async def _keep(self, draft: ReportDraft, answers: Mapping[str, AnswerValue] | None) -> None:
+        answers = answers or {}
+        for qid, value in answers.items():
+            if qid not in draft.answer_slots:
+                await self.writer.accept(draft, qid, value)
+        await self.writer.close(draft, ReportState.INTERRUPTED, answers)
+
+    async def _close_unattended(self, conv: Conversation) -> None:
+        """A conversation ends without its reporter (idle timeout, eviction): keep the answers."""
+        draft = conv.draft
+        if draft is None:
+            return
+        answers = self._answers_so_far(conv)
+        conv.state = None
+        conv.draft = None
+        await self._keep(draft, answers)
+
+    def record_external(self, user_id: int, message_id: int) -> None:
+        """Remember a message sent outside a turn (the error notice) for later deletion."""
+        conv = self.conversations.get(user_id)
+        if conv is not None:
+            conv.record(message_id)
+
+    # ==== jobs ====
+    async def sweep(self, context: ContextTypes.DEFAULT_TYPE | None = None) -> int:
+        """End conversations idle longer than the timeout; returns how many ended."""
+        now = self.monotonic()
+        idle = self.settings.idle_timeout_seconds
+        ended = 0
+        for key, conv in list(self.conversations.items()):
+            if now - conv.last_seen < idle or self.locks.busy(key):
+                continue
+            self.conversations.pop_key(key)
+            kept = conv.draft is not None
+            ids = list(conv.message_ids)
+            try:
+                await self._close_unattended(conv)
+            except Exception as exc:
+                log.error("idle_close_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+            if ids:
+                self.leftovers.put_key(key, Leftover(ids, kept, now + LEFTOVER_SECONDS))
+            ended += 1
+        for key, leftover in list(self.leftovers.items()):
+            if leftover.expires <= now:
+                self.leftovers.pop_key(key)
+        self.limits.forget_idle()
+        if ended:
+            log.info("idle_conversations_ended", extra={"fields": {"count": ended}})
+        return ended
+
+    async def rotate_keys(self, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
+        self.keys.rotate()
+        for conv in self.conversations.drop_unreachable():
+            await self._close_unattended(conv)
+        self.leftovers.drop_unreachable()
+        log.info("pseudonym_key_rotated")
+
+    async def close_all(self) -> None:
+        """At shutdown: keep every open report's answers (closed as interrupted)."""
+        for key, conv in list(self.conversations.items()):
+            self.conversations.pop_key(key)
+            await self._close_unattended(conv)
+
+    # ==== Telegram calls ====
+    async def _say(
+        self, turn: Turn, text: str, *, record: bool = True, screen: Screen | None = None
+    ) -> int:
+        shown = screen or Screen(text)
+        msg = await turn.bot.send_message(
+            turn.chat_id,
+            shown.text,
+            reply_markup=shown.markup,
+            protect_content=True,
+            parse_mode=None,
+        )
+        if record:
+            turn.conv.record(msg.message_id)
+        return msg.message_id
+
+    async def _show(self, turn: Turn, screen: Screen, *, edit: bool = True) -> None:
+        """Show a screen: edit the prompt the button was on, or send a new message."""
+        conv = turn.conv
+        target = turn.query_message_id
+        if edit and target is not None and target == conv.prompt_message_id:
+            try:
+                await turn.bot.edit_message_text(
+                    screen.text,
+                    chat_id=turn.chat_id,
+                    message_id=target,
+                    reply_markup=screen.markup,
+                    parse_mode=None,
+                )
+                return
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return
+                # the message is gone (deleted by the reporter): send a new one below
+        conv.prompt_message_id = await self._say(turn, screen.text, screen=screen)
+
+    async def _complain(self, turn: Turn, text_id: str) -> None:
+        text = self.render.ui_text(turn.lang, text_id)
+        if turn.query is not None:
+            turn.toast = text[:200]
+        else:
+            await self._say(turn, text)
+
+    async def _answer_query(self, turn: Turn) -> None:
+        if turn.query is None:
+            return
+        try:
+            await turn.bot.answer_callback_query(turn.query.id, text=turn.toast)
+        except TelegramError as exc:  # an old query can no longer be answered: harmless
+            log.debug(
+                "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}
+            )
+
+    async def _delete(self, turn: Turn, ids: Sequence[int]) -> None:
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), DELETE_BATCH):
+            batch = unique[start : start + DELETE_BATCH]
+            try:
+                await turn.bot.delete_messages(turn.chat_id, batch)
+            except TelegramError as exc:
+                log.warning(
+                    "delete_batch_failed",
+                    extra={"fields": {"exc_type": exception_types(exc), "count": len(batch)}},
+                )

@@ -1,0 +1,92 @@
+"""Conversations in memory, keyed by pseudonym; nothing here is ever written anywhere.
+
+A :class:`Conversation` holds only what the engine needs (its State), the report's slot map, the
+ids of the messages to delete (both directions), and a random nonce for the buttons. It is wiped
+at submit, discard, quick exit, panic and idle timeout. No chat id or user id is kept: a chat id
+is only at hand while an update from that chat is handled.
+
+When a conversation times out nobody is there to tell, and without the chat id its messages
+cannot be deleted then; the ids are kept as a :class:`Leftover` under the pseudonym, and deleted
+(with a word that the answers were kept) when the reporter next writes, within Telegram's 48 hours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bot.engine import ACTIVE_PHASES, State
+from handlers.pseudonyms import Pseudonym
+from handlers.reports import ReportDraft
+
+MAX_MESSAGE_IDS = 5_000
+"""Messages remembered for deletion per conversation (a flood cannot grow it further)."""
+
+
+@dataclass(slots=True)
+class Conversation:
+    nonce: str
+    last_seen: float
+    lang: str | None = None
+    state: State | None = None
+    draft: ReportDraft | None = None
+    message_ids: list[int] = field(default_factory=list)
+    prompt_message_id: int | None = None
+    can_back: bool = False
+    awaiting_cancel: bool = False
+    files_received: int = 0
+    max_files: int | None = None
+
+    def record(self, message_id: int | None) -> None:
+        if message_id is None or message_id in self.message_ids[-8:]:
+            return
+        if len(self.message_ids) >= MAX_MESSAGE_IDS:
+            # Keep the first ones (the answers) and the newest; a flood's middle is lost.
+            del self.message_ids[MAX_MESSAGE_IDS // 2]
+        self.message_ids.append(message_id)
+
+    @property
+    def active(self) -> bool:
+        return self.state is not None and self.state.phase in ACTIVE_PHASES
+
+    @property
+    def current_qid(self) -> str | None:
+        return self.state.current if self.state is not None else None
+
+
+@dataclass(slots=True)
+class Leftover:
+    """Message ids of a conversation that timed out, to delete when the reporter is back."""
+
+    message_ids: list[int]
+    answers_kept: bool
+    expires: float
+
+
+class KeyedLocks:
+    """One asyncio.Lock per pseudonym while in use; nothing kept for idle pseudonyms."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Pseudonym, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    def busy(self, key: Pseudonym) -> bool:
+        return key in self._locks
+
+    @asynccontextmanager
+    async def hold(self, key: Pseudonym) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

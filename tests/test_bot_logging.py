@@ -1,0 +1,109 @@
+"""Logging: no argument of a library record, no exception message, no token ever written."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.logging_setup import SafeFormatter, configure_logging, log_exception
+
+CANARY = "CANARY-Пак-Ённа-4711"
+TOKEN = "123456789:AAtesttokenCANARYtok3n_abcdefghijklmno"
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("DEBUG", "json", stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+        logging.captureWarnings(False)
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line]
+
+
+def test_library_record_arguments_are_never_written(captured: io.StringIO) -> None:
+    logging.getLogger("telegram.ext.Application").critical(
+        "Error while building CallbackContext for update %s.", {"text": CANARY}
+    )
+    out = captured.getvalue()
+    assert CANARY not in out
+    assert "Error while building CallbackContext for update %s." in out
+
+
+def test_library_message_formatted_in_place_is_withheld(captured: io.StringIO) -> None:
+    logging.getLogger("telegram.ext").error(f"Update {CANARY} failed")  # noqa: G004 - the leak under test
+    out = captured.getvalue()
+    assert CANARY not in out
+    assert "withheld" in out
+
+
+def test_exception_message_and_traceback_are_never_written(captured: io.StringIO) -> None:
+    log = logging.getLogger("handlers.test")
+    try:
+        raise ValueError(f"Bad Request: message text {CANARY}")
+    except ValueError:
+        log.exception("something_failed")
+    [line] = _lines(captured)
+    assert CANARY not in captured.getvalue()
+    assert line["exc_type"] == "ValueError"
+    assert "tests.test_bot_logging" in str(line["exc_where"])
+    assert "Traceback" not in captured.getvalue()
+
+
+def test_chained_exception_types_are_named_without_messages(captured: io.StringIO) -> None:
+    try:
+        try:
+            raise KeyError(CANARY)
+        except KeyError as inner:
+            raise RuntimeError(CANARY) from inner
+    except RuntimeError as exc:
+        incident = log_exception(logging.getLogger("bot.x"), "boom", exc)
+    [line] = _lines(captured)
+    assert line["exc_type"] == "RuntimeError<-KeyError"
+    assert line["incident"] == incident
+    assert CANARY not in captured.getvalue()
+
+
+def test_token_is_masked_even_in_our_own_messages(captured: io.StringIO) -> None:
+    logging.getLogger("bot.app").info("url https://api.telegram.org/bot%s/getMe", TOKEN)
+    out = captured.getvalue()
+    assert TOKEN not in out
+    assert "<token>" in out
+
+
+def test_library_loggers_stay_at_warning_when_the_bot_is_at_debug(captured: io.StringIO) -> None:
+    for name in ("telegram", "telegram.ext", "httpx", "httpcore"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+    assert logging.getLogger("handlers.private").isEnabledFor(logging.DEBUG)
+    logging.getLogger("httpx").info("HTTP Request: POST %s", f"https://x/bot{TOKEN}/sendMessage")
+    assert captured.getvalue() == ""
+
+
+def test_only_scalar_fields_are_written() -> None:
+    record = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "event", None, None)
+    record.fields = {"count": 3, "obj": {"nested": CANARY * 100}}
+    line = json.loads(SafeFormatter("json").format(record))
+    assert line["count"] == 3
+    assert len(str(line["obj"])) <= 300
+
+
+def test_key_value_format_is_one_line() -> None:
+    record = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "multi\nline", None, None)
+    out = SafeFormatter("kv").format(record)
+    assert "\n" not in out
+    assert 'event="multi\\nline"' in out
