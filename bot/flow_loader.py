@@ -191,7 +191,10 @@ def _parse(path: Path, *, construct: bool) -> _Parsed:
     text, problems = _read_text(path, file)
     if text is None:
         return _Parsed(file, None, None, tuple(problems))
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # the reader already refuses control characters here
+    except yaml.YAMLError as exc:
+        return _Parsed(file, None, None, (_syntax_problem(file, text, exc),))
     try:
         node = loader.get_single_node()
         if node is None:
