@@ -26,7 +26,7 @@ GLOSSARY_DOC = ROOT / "docs" / "glossary.md"
 LANGUAGE_BUTTON_KO = "ui.language.ko"
 """The one text allowed to say 한국어: the language button reads "조선말 (한국어)" on purpose."""
 
-# The ids /work/notes/ui-texts.md promises to every part of the bot (others may add more).
+# The ui ids every part of the bot relies on (the shared ui-texts contract; more may be added).
 DOCUMENTED_UI_IDS = (
     [f"ui.language.{x}" for x in ("prompt", "ko", "ru", "en")]
     + [
