@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -415,13 +415,16 @@ class ReporterClient:
 
     def __init__(
         self,
-        app: Application[Any, Any, Any, Any, Any, Any],
+        app: Application[Any, Any, Any, Any, Any, Any] | None,
         telegram: FakeTelegram,
         person: Person | None = None,
         chat_id: int | None = None,
         chat_type: str = "private",
+        transport: Callable[[JSON], Awaitable[None]] | None = None,
     ) -> None:
+        """``transport``: how an update reaches the bot (default: ``app.process_update``)."""
         self.app = app
+        self.transport = transport
         self.telegram = telegram
         self.person = person or Person()
         self.chat_type = chat_type
@@ -453,7 +456,11 @@ class ReporterClient:
     async def deliver(self, update: JSON) -> list[Call]:
         """Process one update through the Application; return the calls it made."""
         before = len(self.telegram.calls)
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        if self.transport is not None:
+            await self.transport(update)
+        else:
+            assert self.app is not None, "a client needs an app or a transport"
+            await self.app.process_update(Update.de_json(update, self.app.bot))
         return self.telegram.calls[before:]
 
     async def send_message(
