@@ -349,6 +349,19 @@ def test_changing_one_text_changes_the_version(tmp_path: Path) -> None:
     assert again.version == after.version
 
 
+def test_yaml_comments_order_and_quoting_do_not_change_the_version(tmp_path: Path) -> None:
+    flow_path, locales = _fresh(tmp_path)
+    before = load_flow(flow_path, locales).version
+    en = locales / "en" / "sample.yaml"
+    lines = en.read_text("utf-8").splitlines(keepends=True)
+    tail = "".join(reversed(lines[-5:])).replace(
+        "more.prompt: Anything else, in your own words?",
+        "more.prompt: 'Anything else, in your own words?'",
+    )
+    en.write_text("# a comment\n" + "".join(lines[:-5]) + tail, "utf-8")
+    assert load_flow(flow_path, locales).version == before
+
+
 def test_every_id_leaves_room_for_engine_buttons_in_callback_data() -> None:
     flow = load_flow(OK / "flows" / "sample.yaml", OK / "locales")
     for q in flow.questions:
