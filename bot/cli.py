@@ -17,12 +17,13 @@ def cli() -> None:
 
 def _register() -> None:
     # One line per command module; keep imports local so `reportbot --help` stays fast.
-    from bot import cli_analyst, cli_flows, cli_keys, cli_run
+    from bot import cli_analyst, cli_db, cli_flows, cli_keys, cli_run
 
     cli_flows.register(cli)
     cli_keys.register(cli)
     cli_analyst.register(cli)
     cli_run.register(cli)
+    cli_db.register(cli)
 
 
 def main() -> None:

@@ -12,8 +12,10 @@ import os
 import re
 import sqlite3
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -58,13 +60,14 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> tuple[Migration, ...]:
+def load_migrations(folder: Traversable | None = None) -> tuple[Migration, ...]:
     """Every ``storage/migrations/NNNN_name.sql``, checked to be numbered 1, 2, 3... with no gap.
 
     A migration runs inside the transaction the runner opens, so it must not open or end one
     itself, nor set ``user_version`` (the runner does, in the same transaction).
     """
-    folder = resources.files("storage") / "migrations"
+    if folder is None:
+        folder = resources.files("storage") / "migrations"
     found: list[Migration] = []
     for entry in folder.iterdir():
         if not entry.name.endswith(".sql"):
@@ -74,7 +77,7 @@ def load_migrations() -> tuple[Migration, ...]:
             raise SchemaError(f"migration file name {entry.name!r} is not NNNN_name.sql")
         sql = entry.read_text(encoding="utf-8")
         for statement in _statements(sql):
-            words = _code_of(statement).split()
+            words = re.findall(r"[A-Za-z_]+", _code_of(statement))
             if (
                 not words
                 or words[0].upper() in _FORBIDDEN_FIRST_WORDS
@@ -153,23 +156,34 @@ def _has_tables(conn: sqlite3.Connection) -> bool:
     return bool(row[0])
 
 
-def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> int:
+def migrate(
+    conn: sqlite3.Connection,
+    *,
+    target: int | None = None,
+    migrations: Sequence[Migration] | None = None,
+) -> int:
     """Bring the schema up to ``target`` (default: the latest), one migration per transaction.
 
     Returns the version reached. Safe to run from several processes at once: each step re-reads
-    the version under the write lock.
+    the version under the write lock. ``migrations`` replaces the packaged ones (tests only).
     """
-    migrations = load_migrations()
+    if migrations is None:
+        migrations = load_migrations()
     goal = len(migrations) if target is None else target
     if not 0 <= goal <= len(migrations):
         raise SchemaError(f"no schema version {goal}")
-    current = schema_version(conn)
+    conn.execute("BEGIN")  # read the version and the tables from one snapshot
+    try:
+        current = schema_version(conn)
+        foreign = current == 0 and _has_tables(conn)
+    finally:
+        conn.execute("COMMIT")
     if current > len(migrations):
         raise SchemaError(
             f"the database has schema version {current}, newer than this code knows "
             f"({len(migrations)}); use a newer reportbot"
         )
-    if current == 0 and _has_tables(conn):
+    if foreign:
         raise SchemaError("the file holds tables but no reportbot schema version")
     if current == 0:
         # must precede the first table; a database made without it is converted below

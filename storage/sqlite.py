@@ -64,6 +64,7 @@ from storage.errors import (
     UnknownReceiptError,
     UnknownReportError,
 )
+from storage.maintenance import count_file
 
 log = logging.getLogger(__name__)
 
@@ -681,34 +682,10 @@ class SqliteReportStore:
         return await self._write(job)
 
     async def counts(self) -> StoreCounts:
-        async def job(conn: aiosqlite.Connection) -> StoreCounts:
-            return await _counts(conn)
-
-        return await self._read(job)
-
-
-async def _counts(conn: aiosqlite.Connection) -> StoreCounts:
-    reports = {state.value: 0 for state in ReportState}
-    for state, n in await _rows(conn, "SELECT state, count(*) FROM report GROUP BY state"):
-        reports[state] = n
-    carried = await _one(conn, "SELECT count(*) FROM report WHERE digest_seq IS NOT NULL")
-    reports["carried"] = carried[0]
-    digests = {state.value: 0 for state in DigestState}
-    for state, n in await _rows(conn, "SELECT state, count(*) FROM digest GROUP BY state"):
-        digests[state] = n
-
-    async def count(table: str) -> int:
-        row = await _one(conn, f"SELECT count(*) FROM {table}")  # noqa: S608 (literal names)
-        return int(row[0])
-
-    return StoreCounts(
-        reports=reports,
-        answers=await count("answer"),
-        attachments=await count("attachment"),
-        digests=digests,
-        receipts=await count("receipt"),
-        replies=await count("reply"),
-    )
+        if self._closing:
+            raise StoreClosedError
+        # the same queries as ``reportbot db check``, on a short-lived connection of their own
+        return await asyncio.to_thread(count_file, self.db_path)
 
 
 async def _connect(db: Path) -> aiosqlite.Connection:
