@@ -13,11 +13,14 @@ Text ids are derived from question ids, so a maintainer never invents them:
 ``<qid>.other``           the prompt asking the reporter to write "other" in words
                           (required when ``other: true``)
 ``<qid>.end``             the line shown when ``end_if`` ends the flow (required when
-                          ``end_if`` is set)
+                          ``end_if`` is set; on a consent, ``end_if: {q: <qid>, equals:
+                          false}`` makes it the line shown when consent is declined)
 ``flow.title``            the flow's name, shown on the review screen
 ========================  ==========================================================
 
-Nothing here does I/O; ``bot.flow_loader`` reads files into these models.
+Nothing here does I/O; ``bot.flow_loader`` reads files into these models. The rules a flow
+must keep (``flow_issues``, ``ui_text_issues``) live here too, and :class:`Flow` refuses to be
+constructed while one is broken.
 """
 
 from __future__ import annotations

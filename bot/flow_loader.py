@@ -260,9 +260,6 @@ def _line(root: Node | None, loc: Sequence[str | int]) -> int | None:
         child = _child(node, part)
         if child is not None:
             node = child
-    if isinstance(node, ScalarNode) and node is not root:
-        # A scalar's own line; for a text id, its key's line is where a maintainer looks.
-        return node.start_mark.line + 1
     return node.start_mark.line + 1
 
 
