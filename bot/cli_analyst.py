@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.flow import LANGUAGES
 from bot.keys import BOT_PUB_FILE, BotVerifyKey, KeyFileError, load_bot_verify_key
+
+if TYPE_CHECKING:
+    from bot.analyst.toolkit import VerifyResult
 
 BOT_KEY_ENV = "REPORTBOT_BOT_KEY"
 
@@ -93,6 +97,20 @@ def verify(files: tuple[Path, ...], bot_key: str | None) -> None:
         raise click.ClickException("no valid digest given")
 
 
+def _report_files(verified: VerifyResult) -> None:
+    """Rejected and duplicate files, notices and gaps: one line each, on stderr."""
+    from bot.analyst.toolkit import format_ranges
+
+    for outcome in verified.rejected:
+        click.echo(f"REJECTED {outcome.path}: {outcome.message}", err=True)
+    for outcome in verified.duplicates:
+        click.echo(f"duplicate {outcome.path}: {outcome.message}", err=True)
+    for notice in verified.notices:
+        click.echo(f"warning: {notice}", err=True)
+    if verified.missing:
+        click.echo(f"warning: missing digests: {format_ranges(verified.missing)}", err=True)
+
+
 @analyst.command("open")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -152,8 +170,8 @@ def open_cmd(
     from bot.analyst.keys import load_analyst_key
     from bot.analyst.toolkit import (
         FlowCatalog,
+        NothingToOpenError,
         ToolkitError,
-        format_ranges,
         open_digests,
         read_ledger,
         shipped_flows_dir,
@@ -178,19 +196,17 @@ def open_cmd(
         known = read_ledger(out_dir, pinned) if out_dir.is_dir() else {}
         result = open_digests(_expand(files), keys, pinned, known=known, progress=progress)
         write_output(result, out_dir, catalog, lang, pinned)
+    except NothingToOpenError as exc:
+        _report_files(exc.verify)
+        raise click.ClickException(str(exc)) from None
     except (KeyFileError, ToolkitError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or out_dir}: {exc.strerror}") from None
     verified = result.verify
-    for outcome in verified.rejected:
-        click.echo(f"REJECTED {outcome.path}: {outcome.message}", err=True)
-    for outcome in verified.duplicates:
-        click.echo(f"duplicate {outcome.path}: {outcome.message}", err=True)
-    for notice in [*verified.notices, *result.notices]:
+    _report_files(verified)
+    for notice in result.notices:
         click.echo(f"warning: {notice}", err=True)
-    if verified.missing:
-        click.echo(f"warning: missing digests: {format_ranges(verified.missing)}", err=True)
     accepted = verified.accepted
     statuses = [r.status for r in result.reports]
     click.echo(

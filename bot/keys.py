@@ -388,8 +388,16 @@ def read_key_text(path: Path) -> str:
 
 def _text_or_file(spec: str | Path, prefix: str) -> tuple[str, str]:
     """(text, source) for a key given inline (with its prefix) or as a file path."""
-    if isinstance(spec, str) and spec.strip().startswith(prefix):
-        return spec, "key given inline"
+    if isinstance(spec, str):
+        stripped = spec.strip()
+        inline = stripped.startswith(prefix) or (
+            # Not a file, and long or structured enough to be key material: never echo it in
+            # a message (it might be a private key), parse it and say what it is instead.
+            not Path(stripped).is_file()
+            and (len(stripped) >= 40 or "{" in stripped or "\n" in stripped)
+        )
+        if inline:
+            return spec, "key given inline"
     path = Path(spec)
     return read_key_text(path), str(path)
 

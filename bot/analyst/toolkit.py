@@ -82,6 +82,14 @@ class ToolkitError(Exception):
     """A problem that stops the whole run. ``str(exc)`` is one line."""
 
 
+class NothingToOpenError(ToolkitError):
+    """No digest could be used; ``verify`` says why for each file."""
+
+    def __init__(self, message: str, verify: VerifyResult) -> None:
+        super().__init__(message)
+        self.verify = verify
+
+
 # --------------------------------------------------------------------------------------------
 # Reading and verifying files
 # --------------------------------------------------------------------------------------------
@@ -361,15 +369,18 @@ def open_digests(
     result = OpenResult(verify=verified)
     accepted = verified.accepted
     if not accepted:
-        raise ToolkitError("no digest could be used: every file was rejected or none was given")
+        raise NothingToOpenError(
+            "no digest could be used: every file was rejected or none was given", verified
+        )
     my_ids = {k.key_id for k in keys}
     usable = [d for d in accepted if my_ids & set(d.key_ids)]
     if not usable:
         listed = ", ".join(sorted({k.hex() for d in accepted for k in d.key_ids})) or "nobody"
         mine = ", ".join(sorted(k.hex() for k in my_ids))
-        raise ToolkitError(
+        raise NothingToOpenError(
             f"none of the digests is sealed to your key ({mine}); they are sealed to {listed}: "
-            "wrong key file?"
+            "wrong key file?",
+            verified,
         )
     for d in accepted:
         if d not in usable:
@@ -608,6 +619,8 @@ def write_output(
     """Write ``reports.jsonl``, one ``reports-<flow>.csv`` per flow, attachments, the ledger."""
     _private_dir(out_dir)
     attach_root = out_dir / ATTACHMENTS_DIR
+    if any(rep.attachments for rep in result.reports):
+        _private_dir(attach_root)
     jsonl = io.StringIO()
     tables: dict[str, tuple[list[str], list[dict[str, str]]]] = {}
     unknown_versions: set[tuple[str, str]] = set()
