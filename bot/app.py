@@ -176,7 +176,9 @@ def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
         receipts=deps.receipts,
     )
     groups = GroupChats(renderer, keys, tuple(settings.languages), settings.channel_id)
-    errors = ErrorReporter(renderer, settings.languages, record=chats.record_external)
+    errors = ErrorReporter(
+        renderer, settings.languages, record=chats.record_external, resume=chats.resume
+    )
     return BotRuntime(settings, deps, renderer, keys, limits, chats, groups, errors)
 
 

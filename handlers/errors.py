@@ -7,12 +7,12 @@ can quote the text that was sent. The reporter gets ``ui.error.internal`` with t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, ExtBot
 
 from bot.logging_setup import exception_types, log_exception
 from handlers.private import guess_language
@@ -27,10 +27,12 @@ class ErrorReporter:
         renderer: Renderer,
         languages: Sequence[str],
         record: Callable[[int, int], None] | None = None,
+        resume: Callable[[Update, ExtBot[None]], Awaitable[None]] | None = None,
     ) -> None:
         self.render = renderer
         self.languages = tuple(languages)
         self.record = record  # (user id, message id): so a quick exit deletes the notice too
+        self.resume = resume  # show the current question again after the notice
         self.count = 0
 
     async def handle(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -61,3 +63,8 @@ class ErrorReporter:
                 await update.callback_query.answer()
             except TelegramError:
                 log.debug("error_callback_answer_failed")
+        if self.resume is not None:
+            try:
+                await self.resume(update, context.bot)
+            except Exception as exc:  # the error handler itself must never raise
+                log.warning("resume_failed", extra={"fields": {"exc_type": exception_types(exc)}})

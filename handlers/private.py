@@ -588,6 +588,20 @@ class ReporterChats:
         conv.draft = None
         await self._keep(draft, answers)
 
+    async def resume(self, update: Update, bot: Bot) -> None:
+        """After an error: show the current question again, so the reporter can go on."""
+        user = update.effective_user
+        chat = update.effective_chat
+        if user is None or chat is None:
+            return
+        async with self.locks.hold(self.keys.current(user.id)):
+            conv = self.conversations.get(user.id)
+            if conv is None or conv.state is None or not conv.active:
+                return
+            conv.awaiting_cancel = False
+            lang = conv.lang or guess_language(user.language_code, self.languages)
+            await self._engine(Turn(bot, chat.id, user.id, conv, lang), Start())
+
     def record_external(self, user_id: int, message_id: int) -> None:
         """Remember a message sent outside a turn (the error notice) for later deletion."""
         conv = self.conversations.get(user_id)

@@ -9,7 +9,7 @@ through the flow by the buttons actually on screen.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,27 +234,30 @@ async def tap(client: ReporterClient, op: Op, qid: str = "", cid: str = "") -> l
     raise AssertionError(f"no {op.name} {qid} {cid} button on screen: {shown}")
 
 
-Action = tuple[str, ...] | tuple[str, bytes]
+Action = tuple[object, ...]
 
 
 async def walk(
     client: ReporterClient,
-    plan: Mapping[str, list[Action]],
+    plan: Mapping[str, Sequence[Action]],
     *,
+    stop_at: str | None = None,
+    steps: int | None = None,
     limit: int = 120,
 ) -> list[str]:
     """Answer prompts until the review screen (or an ending); returns the questions seen.
 
     ``plan`` maps a question id to actions: ("choose", cid), ("text", words), ("photo", bytes),
     ("voice", bytes), ("done",), ("skip",). Questions not in the plan are skipped (info:
-    continue; consent: agree).
+    continue; consent: agree). ``stop_at``: stop when that question is asked; ``steps``: stop
+    after that many questions.
     """
     seen: list[str] = []
     for _ in range(limit):
-        if on_review(client):
+        if on_review(client) or (steps is not None and len(seen) >= steps):
             return seen
         qid = current_qid(client)
-        if qid is None:
+        if qid is None or qid == stop_at:
             return seen
         seen.append(qid)
         actions = plan.get(qid)
