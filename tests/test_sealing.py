@@ -446,3 +446,22 @@ def test_damaged_ciphertext_is_reported_as_damaged(team: Team, ctx: ReportContex
     envelope[-1] ^= 0xFF
     with pytest.raises(DamagedError):
         open_envelope(bytes(envelope), [team.alice])
+
+
+def test_sealing_benchmark_runs_and_reports_a_ratio_to_bare_pynacl() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.bench_sealing", "--answers", "40", "--rounds", "1"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    row = run.stdout.strip().splitlines()[-1]
+    assert row.startswith("| sealing: seal + sign 40 answers")
+    assert "(x" in row
