@@ -519,7 +519,10 @@ def seal_attachment(
     mime = mime.lower() if isinstance(mime, str) else ""
     if not _MIME_RE.fullmatch(mime):
         mime = "application/octet-stream"
-    media = MediaKind(media)
+    try:
+        media = MediaKind(media)
+    except ValueError:
+        raise SealingError(f"media must be one of {[m.value for m in MediaKind]}") from None
     metadata = Metadata.NOT_STRIPPED
     if not strip_metadata:
         metadata = Metadata.KEPT

@@ -127,7 +127,7 @@ def test_importing_the_bot_runtime_loads_no_opening_code() -> None:
                     continue
                 try:
                     importlib.import_module(name)
-                except Exception as exc:  # another module still being written: reported
+                except Exception as exc:  # reported, and the test fails on it
                     failed.append(f"{name}: {type(exc).__name__}")
         loaded = sorted(m for m in sys.modules if m.startswith("bot.analyst"))
         print("LOADED", loaded)
@@ -139,6 +139,8 @@ def test_importing_the_bot_runtime_loads_no_opening_code() -> None:
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "LOADED []" in run.stdout, run.stdout
+    # Every runtime module was imported: a module that fails to import would escape the check.
+    assert "FAILED []" in run.stdout, run.stdout
 
 
 @pytest.mark.slow
