@@ -554,14 +554,16 @@ class ReporterClient:
             "id": "P1",
             "question": "Q?",
             "options": [
-                {"text": "a", "voter_count": 0},
-                {"text": "b", "voter_count": 0},
+                {"text": "a", "voter_count": 0, "persistent_id": "o1"},
+                {"text": "b", "voter_count": 0, "persistent_id": "o2"},
             ],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": True,
             "type": "regular",
             "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
         }
         return await self.send_message({"poll": poll}, "poll")
 
