@@ -544,3 +544,25 @@ def test_interrupted_report_keeps_what_was_answered(
     (report,) = open_digests([digest], [_load(keys["bob.key"])], team.bot.public).reports
     assert report.status == "interrupted"
     assert len(report.answers) == 1
+
+
+def test_retired_key_still_opens_old_digests_beside_the_new_key(
+    cli: click.Group, team: Team, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    """Alice's old key is retired and Bob's is the only active one: giving both keys opens all."""
+    from bot.keys import Recipients
+
+    old_ctx, new_ctx = report_context(), report_context()
+    old = write(tmp_path / "1.bin", digest_of(team, sealed_report(team, old_ctx, {"q": {}})))
+    team.recipients = Recipients([team.bob.public])  # after retiring alice's key
+    new = write(tmp_path / "2.bin", digest_of(team, sealed_report(team, new_ctx, {"q": {}}), seq=2))
+    only_old = run(cli, *open_args(keys, tmp_path / "a", old, new))
+    assert only_old.exit_code == 0, only_old.output
+    assert "digest #2 is not sealed to your key: skipped" in only_old.stderr
+    both = run(cli, *open_args(keys, tmp_path / "b", old, new), "--key", keys["bob.key"])
+    assert both.exit_code == 0, both.output
+    reports = {
+        json.loads(line)["report"]
+        for line in (tmp_path / "b" / "reports.jsonl").read_text().splitlines()
+    }
+    assert reports == {old_ctx.report_id, new_ctx.report_id}
