@@ -163,12 +163,14 @@ class OpenedReport:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[BotHarness]:
+async def running_bot(
+    tmp_path: Path, *, analyst: AnalystSecretKey | None = None, **overrides: Any
+) -> AsyncIterator[BotHarness]:
     data_dir = tmp_path / "data"
     settings = make_settings(data_dir, **overrides)
     telegram = FakeTelegram(TEST_TOKEN)
     clock = FakeClock()
-    analyst = AnalystSecretKey.generate()
+    analyst = analyst or AnalystSecretKey.generate()
     store = await SqliteReportStore.open(data_dir)
     try:
         deps = Deps(
