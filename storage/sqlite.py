@@ -1,11 +1,13 @@
 """The report store on aiosqlite: one writer connection fed by a queue, one reader connection.
 
-Writes are jobs put on a queue; a single writer task takes every job waiting, runs each inside
-its own SAVEPOINT of one ``BEGIN IMMEDIATE`` transaction, commits once, and only then resolves
-the callers' futures (group commit). A job that fails is rolled back alone and its caller gets
-the error; the others in the batch still commit. Because only this task ever writes, hundreds of
-concurrent writers never meet ``database is locked``; the reader connection waits on SQLite's busy
-handler for the few milliseconds a commit holds the file.
+Writes are jobs put on a queue; a single writer task takes every job waiting, runs them in one
+``BEGIN IMMEDIATE`` transaction, commits once, and only then resolves the callers' futures (group
+commit). If a job fails, the transaction is rolled back and the batch runs again with each job
+inside its own SAVEPOINT: the failing job is undone alone and its caller gets the error; the
+others still commit. (So a job may run twice, the first run rolled back: it depends only on the
+database and on values computed before it was queued.) Because only this task ever writes,
+hundreds of concurrent writers never meet ``database is locked``; the reader connection waits on
+SQLite's busy handler for the few milliseconds a commit holds the file.
 
 Reads run on the second connection, one at a time, each in its own read transaction so that a
 report is always seen whole.
@@ -81,6 +83,9 @@ class _Pending(Generic[T]):
     future: asyncio.Future[T]
 
 
+_Outcome = tuple[_Pending[Any], bool, Any]  # (job, succeeded, result or exception)
+
+
 def _rid(report_id: ReportId) -> bytes:
     return bytes.fromhex(parse_report_id(report_id))
 
@@ -99,8 +104,9 @@ async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ())
 
 
 async def _changes(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
-    async with conn.execute(sql, params) as cursor:
-        return cursor.rowcount
+    # not closed explicitly: closing an aiosqlite cursor costs one more trip to its thread
+    cursor = await conn.execute(sql, params)
+    return cursor.rowcount
 
 
 async def _report_state(conn: aiosqlite.Connection, raw: bytes) -> ReportState | None:
@@ -177,34 +183,56 @@ class SqliteReportStore:
             if batch:
                 await self._commit_batch(batch)
 
+    async def _run_together(self, batch: list[_Pending[Any]]) -> list[_Outcome] | None:
+        """Run the jobs inside the open transaction, one round trip per statement.
+
+        The first failure in a batch of several returns None: the caller rolls back and runs the
+        batch again with :meth:`_run_isolated`, so that only the failing job is undone.
+        """
+        outcomes: list[_Outcome] = []
+        for pending in batch:
+            try:
+                outcomes.append((pending, True, await pending.job(self._writer)))
+            except Exception as exc:
+                if len(batch) > 1:
+                    return None
+                outcomes.append((pending, False, exc))
+        return outcomes
+
+    async def _run_isolated(self, batch: list[_Pending[Any]]) -> list[_Outcome]:
+        """Run each job inside its own savepoint; a failing job is undone alone."""
+        conn = self._writer
+        outcomes: list[_Outcome] = []
+        for pending in batch:
+            await conn.execute("SAVEPOINT job")
+            try:
+                result = await pending.job(conn)
+            except Exception as exc:
+                await conn.execute("ROLLBACK TO job")
+                await conn.execute("RELEASE job")
+                outcomes.append((pending, False, exc))
+            else:
+                await conn.execute("RELEASE job")
+                outcomes.append((pending, True, result))
+        return outcomes
+
     async def _commit_batch(self, batch: list[_Pending[Any]]) -> None:
         conn = self._writer
-        outcomes: list[tuple[_Pending[Any], bool, Any]] = []
         try:
             await conn.execute("BEGIN IMMEDIATE")
-            if len(batch) == 1:
-                try:
-                    outcomes.append((batch[0], True, await batch[0].job(conn)))
-                except Exception as exc:
-                    outcomes.append((batch[0], False, exc))
-            else:
-                for pending in batch:
-                    await conn.execute("SAVEPOINT job")
-                    try:
-                        result = await pending.job(conn)
-                    except Exception as exc:
-                        await conn.execute("ROLLBACK TO job")
-                        await conn.execute("RELEASE job")
-                        outcomes.append((pending, False, exc))
-                    else:
-                        await conn.execute("RELEASE job")
-                        outcomes.append((pending, True, result))
+            outcomes = await self._run_together(batch)
+            if outcomes is None:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                await conn.execute("BEGIN IMMEDIATE")
+                outcomes = await self._run_isolated(batch)
             if any(ok for _, ok, _ in outcomes):
                 await conn.execute("COMMIT")
-            else:
+            elif conn.in_transaction:
                 await conn.execute("ROLLBACK")
         except Exception as exc:
-            # BEGIN or COMMIT failed (disk full, I/O error): nothing of the batch is stored
+            # BEGIN or COMMIT failed (disk full, I/O error), or SQLite rolled the whole
+            # transaction back under a job: nothing of the batch is stored
             log.error("storage: a write transaction failed (%s)", type(exc).__name__)
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -213,6 +241,7 @@ class SqliteReportStore:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
+        # only now, after COMMIT, is any caller told that its write is safe
         for pending, ok, value in outcomes:
             if pending.future.done():
                 continue

@@ -7,8 +7,9 @@ import asyncio
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
-from storage import ReportId, ReportState, SqliteReportStore, schema
+from storage import ReportClosedError, ReportId, ReportState, SqliteReportStore, schema
 from storage.maintenance import backup_database
 
 WRITERS = 400
@@ -122,3 +123,28 @@ async def test_a_failed_commit_fails_every_caller_of_the_batch_and_keeps_nothing
         assert dict((await store.load_report(report)).answers) == {}
         await store.put_answer(report, 1, b"fine again")
         assert dict((await store.load_report(report)).answers) == {1: b"fine again"}
+
+
+async def test_a_refused_write_inside_a_busy_batch_is_undone_alone(tmp_path: Path) -> None:
+    """A failing job in a group commit: the batch is re-run with savepoints, the others land."""
+    async with await SqliteReportStore.open(tmp_path / "data") as store:
+        report = await store.open_report()
+        closed = await store.open_report()
+        await store.close_report(closed, ReportState.COMPLETE, b"m")
+        isolated_runs = 0
+        run_isolated = store._run_isolated
+
+        async def spy(batch: list[Any]) -> Any:
+            nonlocal isolated_runs
+            isolated_runs += 1
+            return await run_isolated(batch)
+
+        store._run_isolated = spy  # type: ignore[method-assign]  # a spy on the fallback path
+        writes = [store.put_answer(report, n, b"fine %d" % n) for n in range(50)]
+        writes.insert(25, store.put_answer(closed, 1, b"refused"))
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        assert isolated_runs >= 1
+        assert isinstance(results[25], ReportClosedError)
+        assert [r for i, r in enumerate(results) if i != 25] == [None] * 50
+        assert len((await store.load_report(report)).answers) == 50
+        assert dict((await store.load_report(closed)).answers) == {}
