@@ -24,6 +24,9 @@ def _register() -> None:
     cli_analyst.register(cli)
     cli_run.register(cli)
     cli_db.register(cli)
+    from bot import cli_reply  # analyst replies (receipts)
+
+    cli_reply.register(cli)
 
 
 def main() -> None:

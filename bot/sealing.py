@@ -103,6 +103,8 @@ _ID_RE: Final = re.compile(ID_PATTERN)
 _FLOW_VERSION_RE: Final = re.compile(r"^[0-9a-f]{16,64}$")
 _MIME_RE: Final = re.compile(r"^[a-z0-9.+-]+/[a-z0-9.+-]+$")
 _REF_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+REPLY_KEY_RE: Final = re.compile(r"^rb-reply-pub-v1:[A-Za-z0-9+/]{43}=$")
+"""A report's reply key in a manifest (receipts): 32 bytes of X25519 public key, base64."""
 
 BLOB_HASH_PERSON: Final = b"reportbot-blob-1"
 BLOB_HASH_BYTES: Final = 32
@@ -410,12 +412,16 @@ def seal_manifest(
     slot: int,
     status: ReportStatus,
     slots: Iterable[int],
+    reply_key: str | None = None,
 ) -> bytes:
     """Seal the record that closes a report: its status and the slots that are its answers.
 
     Slots not listed (answers replaced by an edit, branches no longer taken) are not part of
-    the report; readers drop them.
+    the report; readers drop them. ``reply_key`` (``rb-reply-pub-v1:...``, see ``bot.receipts``)
+    is the key analysts seal replies to, when the reporter was given a receipt.
     """
+    if reply_key is not None and not REPLY_KEY_RE.fullmatch(reply_key):
+        raise SealingError("reply_key must be an rb-reply-pub-v1: key")
     valid = sorted(set(slots))
     for s in valid:
         if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SLOT:
@@ -425,6 +431,8 @@ def seal_manifest(
     fields = report.fields(RecordKind.MANIFEST, slot)
     fields["status"] = ReportStatus(status).value
     fields["slots"] = valid
+    if reply_key is not None:
+        fields["reply_key"] = reply_key
     return seal_record(recipients, fields)
 
 

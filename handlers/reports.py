@@ -112,9 +112,16 @@ class ReportWriter:
         return ref
 
     async def close(
-        self, draft: ReportDraft, state: ReportState, answers: Mapping[str, AnswerValue]
+        self,
+        draft: ReportDraft,
+        state: ReportState,
+        answers: Mapping[str, AnswerValue],
+        reply_key: str | None = None,
     ) -> None:
-        """Drop what the answers no longer use, then seal the manifest and close the report."""
+        """Drop what the answers no longer use, then seal the manifest and close the report.
+
+        ``reply_key``: the receipt's reply key (receipts), sealed into the manifest.
+        """
         keep = media_refs(answers)
         for ref in [r for r in draft.attachment_slots if r not in keep]:
             slot = draft.attachment_slots.pop(ref)
@@ -129,6 +136,7 @@ class ReportWriter:
             slot=draft.new_slot(),
             status=_STATUS[state],
             slots=slots,
+            reply_key=reply_key,
         )
         await self.store.close_report(draft.report_id, state, manifest)
 

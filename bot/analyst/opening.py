@@ -17,6 +17,7 @@ from bot.analyst.keys import AnalystSecretKey
 from bot.sealing import (
     DATA_KEY_BYTES,
     MAX_SLOT,
+    REPLY_KEY_RE,
     REPORT_ID_PATTERN,
     FormatError,
     MalformedError,
@@ -124,6 +125,7 @@ class ManifestRecord:
     head: RecordHead
     status: str
     slots: tuple[int, ...]
+    reply_key: str | None = None  # receipts: what analysts seal replies to
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,12 @@ def read_record(opened: OpenedRecord) -> Record | None:
         slots = fields.get("slots")
         if not isinstance(slots, list):
             raise MalformedError("manifest without slots")
-        return ManifestRecord(_head(fields), status, tuple(_slot(s) for s in slots))
+        reply_key = fields.get("reply_key")
+        if reply_key is not None and (
+            not isinstance(reply_key, str) or not REPLY_KEY_RE.fullmatch(reply_key)
+        ):
+            raise MalformedError("manifest reply_key is malformed")
+        return ManifestRecord(_head(fields), status, tuple(_slot(s) for s in slots), reply_key)
     try:
         head: RecordHead | None = _head(fields)
     except MalformedError:
