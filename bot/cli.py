@@ -17,7 +17,7 @@ def cli() -> None:
 
 def _register() -> None:
     # One line per command module; keep imports local so `reportbot --help` stays fast.
-    from bot import cli_analyst, cli_db, cli_flows, cli_keys, cli_run
+    from bot import cli_analyst, cli_db, cli_demo, cli_flows, cli_keys, cli_run
 
     cli_flows.register(cli)
     cli_keys.register(cli)
@@ -27,6 +27,7 @@ def _register() -> None:
     from bot import cli_reply  # analyst replies (receipts)
 
     cli_reply.register(cli)
+    cli_demo.register(cli)
 
 
 def main() -> None:

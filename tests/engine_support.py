@@ -5,25 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
 from bot.engine import Event, Output, State, initial_state, step
-from bot.flow import LANGUAGES, Flow, FlowSpec
+from bot.flow import Flow
+from bot.flow_loader import default_locales_dir, load_flow
 
 FIXTURES = Path(__file__).parent / "flows_engine"
 THIS_YEAR = 2025
 
 
 def load_fixture_flow(name: str = "branchy") -> Flow:
-    """The fixture flow ``tests/flows_engine/flows/<name>.yaml`` with its texts."""
-    spec = FlowSpec.model_validate(
-        yaml.safe_load((FIXTURES / "flows" / f"{name}.yaml").read_text("utf-8"))
-    )
-    texts = {
-        lang: yaml.safe_load((FIXTURES / "locales" / lang / f"{name}.yaml").read_text("utf-8"))
-        for lang in LANGUAGES
-    }
-    return Flow(spec=spec, texts=texts, source=str(FIXTURES / "flows" / f"{name}.yaml"))
+    """The fixture flow ``tests/flows_engine/flows/<name>.yaml`` with its texts, via the loader."""
+    path = FIXTURES / "flows" / f"{name}.yaml"
+    return load_flow(path, default_locales_dir(path))
 
 
 def run(

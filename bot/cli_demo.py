@@ -1,0 +1,240 @@
+"""``reportbot demo`` and ``reportbot flows try``: the questionnaire in the terminal.
+
+Both run :mod:`bot.terminal` on the same engine as the Telegram bot and end by printing, as JSON,
+the answers the engine would hand to sealing. Input comes from the terminal, from stdin when it is
+not a terminal (one typed line per input, as in a terminal), or from an answers file
+(``--answers FILE``, see ``docs/demo.md``). Any problem is one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bot.flow import LANGUAGES, Flow
+from bot.flow_loader import FlowLoadError, default_locales_dir, load_flow, load_ui_texts
+from bot.terminal import (
+    DemoError,
+    MemorySink,
+    ReportSink,
+    Session,
+    Texts,
+    UiTexts,
+    load_answers,
+    outcome_json,
+    run_lines,
+    run_script,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout (or install prefix) holding ``flows/`` and ``locales/`` beside ``bot/``."""
+
+DEFAULT_FLOW_ID = "worker_report"
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def default_flow_path() -> Path:
+    """The shipped default flow, found relative to this package (works from any directory)."""
+    return REPO_ROOT / "flows" / f"{DEFAULT_FLOW_ID}.yaml"
+
+
+def resolve_flow(flow: str | None) -> Path:
+    """A flow given as a file, or as an id in the shipped ``flows/``; None is the default."""
+    if flow is None:
+        return default_flow_path()
+    path = Path(flow)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return REPO_ROOT / "flows" / f"{flow}.yaml"
+
+
+def load_texts(flow_path: Path, locales_dir: Path | None) -> tuple[Flow, UiTexts]:
+    """The flow and the ui texts (from its locales, else the shipped ones); FlowLoadError if bad."""
+    texts_dir = locales_dir or default_locales_dir(flow_path)
+    flow = load_flow(flow_path, texts_dir)
+    ui_dir = texts_dir
+    if not all((texts_dir / lang / "ui.yaml").is_file() for lang in LANGUAGES):
+        ui_dir = REPO_ROOT / "locales"
+    return flow, load_ui_texts(ui_dir)
+
+
+def _terminal_lines(ask: str) -> Iterator[str]:
+    while True:
+        try:
+            yield input(ask)
+        except EOFError:
+            return
+
+
+def _choose_language(ui: UiTexts) -> str:
+    """Ask the language in the terminal, as the bot does first."""
+    click.echo(ui["en"].get("ui.language.prompt", "Choose your language"))
+    for n, lang in enumerate(LANGUAGES, start=1):
+        click.echo(f"  {n}) {ui[lang].get(f'ui.language.{lang}', lang)}")
+    for line in _terminal_lines("> "):
+        word = line.strip()
+        if word.isdigit() and 1 <= int(word) <= len(LANGUAGES):
+            return LANGUAGES[int(word) - 1]
+        if word in LANGUAGES:
+            return word
+    raise DemoError("input ended before a language was chosen")
+
+
+def run_demo(
+    flow_path: Path,
+    *,
+    lang: str | None,
+    locales_dir: Path | None = None,
+    answers: Path | None = None,
+    this_year: int | None = None,
+    quiet: bool = False,
+    trace: bool = False,
+    sink: ReportSink | None = None,
+    is_tty: Callable[[], bool] | None = None,
+) -> int:
+    """Run the questionnaire once; print the final answers as JSON. Returns the exit code."""
+    try:
+        flow, ui = load_texts(flow_path, locales_dir)
+    except FlowLoadError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: {flow_path}: the flow does not pass the check; not started", err=True)
+        return EXIT_ERROR
+    stdin = sys.stdin  # None when the process was started with stdin closed
+    if is_tty is None:
+        interactive = answers is None and stdin is not None and stdin.isatty()
+    else:
+        interactive = answers is None and is_tty()
+    try:
+        items = load_answers(answers) if answers is not None else None
+        if lang is None:
+            lang = _choose_language(ui) if interactive else "en"
+        year = this_year if this_year is not None else datetime.now(UTC).year
+        show: Callable[[str], None] = (lambda _line: None) if quiet else click.echo
+        session = Session(
+            flow, Texts(flow, ui), lang, year, sink or MemorySink(), show, trace=trace
+        )
+        if items is not None:
+            outcome = run_script(session, items, str(answers))
+        elif interactive:
+            outcome = run_lines(session, _terminal_lines("> "), echo=False)
+        else:
+            outcome = run_lines(session, stdin if stdin is not None else (), echo=True)
+    except DemoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted; nothing was kept", err=True)
+        return EXIT_INTERRUPTED
+    if not quiet:
+        click.echo("")
+    click.echo(outcome_json(flow, lang, outcome))
+    return EXIT_OK
+
+
+_FLOW_HELP = "Flow file, or an id in the shipped flows/ (default: worker_report)."
+_LOCALES_HELP = "Directory of texts (<lang>/<flow id>.yaml). Default: locales/ beside flows/."
+_ANSWERS_HELP = "Run without a terminal: a YAML or JSON list of inputs (see docs/demo.md)."
+_YEAR_HELP = "Pretend the current year is YEAR (date buttons), for reproducible runs."
+
+
+@click.command("demo")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None, help="Language (else asked).")
+@click.option("--flow", "flow", default=None, help=_FLOW_HELP)
+@click.option(
+    "--locales",
+    "locales_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=_LOCALES_HELP,
+)
+@click.option(
+    "--answers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=_ANSWERS_HELP,
+)
+@click.option("--year", "this_year", type=click.IntRange(1950, 2100), default=None, help=_YEAR_HELP)
+@click.option("--quiet", is_flag=True, help="Print only the final JSON.")
+@click.option("--trace", is_flag=True, help="Also show each answer kept and dropped.")
+def demo(
+    lang: str | None,
+    flow: str | None,
+    locales_dir: Path | None,
+    answers: Path | None,
+    this_year: int | None,
+    quiet: bool,
+    trace: bool,
+) -> None:
+    """Answer the questionnaire in the terminal, on the same engine as the bot.
+
+    Ends by printing, as JSON, the answers the engine would hand to sealing. Numbers choose,
+    b = back, s = skip, d = done, q = quick exit, ? = help; anything else is typed text.
+    """
+    raise SystemExit(
+        run_demo(
+            resolve_flow(flow),
+            lang=lang,
+            locales_dir=locales_dir,
+            answers=answers,
+            this_year=this_year,
+            quiet=quiet,
+            trace=trace,
+        )
+    )
+
+
+@click.command("try")
+@click.argument("flow")
+@click.option(
+    "--lang", type=click.Choice(LANGUAGES), default="ko", show_default=True, help="Language."
+)
+@click.option(
+    "--locales",
+    "locales_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=_LOCALES_HELP,
+)
+@click.option(
+    "--answers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=_ANSWERS_HELP,
+)
+@click.option("--year", "this_year", type=click.IntRange(1950, 2100), default=None, help=_YEAR_HELP)
+@click.option("--trace", is_flag=True, help="Also show each answer kept and dropped.")
+def try_flow(
+    flow: str,
+    lang: str,
+    locales_dir: Path | None,
+    answers: Path | None,
+    this_year: int | None,
+    trace: bool,
+) -> None:
+    """Walk FLOW (a file, or an id in flows/) in the terminal as a reporter would."""
+    raise SystemExit(
+        run_demo(
+            resolve_flow(flow),
+            lang=lang,
+            locales_dir=locales_dir,
+            answers=answers,
+            this_year=this_year,
+            trace=trace,
+        )
+    )
+
+
+def register(group: click.Group) -> None:
+    """Add ``demo`` to ``reportbot`` and ``try`` to ``reportbot flows``."""
+    from bot.cli_flows import flows
+
+    group.add_command(demo)
+    flows.add_command(try_flow)
