@@ -48,6 +48,10 @@ YEARS_PER_PAGE = 8
 MEDIA_REF_MAX = 256
 """Longest attachment reference the engine keeps (refs are opaque ids made by the transport)."""
 
+TEXT_INPUT_MAX = 16_384
+"""Longest raw text looked at; longer input is too long without normalising it (Telegram's
+own limit is 4096 characters a message, and no question accepts more than 4000)."""
+
 NUMBER_DIGITS_MAX = 12
 """Longest digit string parsed as a number; longer input is out of range without parsing."""
 
@@ -848,6 +852,9 @@ _NUMBER = re.compile(r"^[+-]?\d+$")
 def _on_text(run: _Step, q: Question, raw: object) -> None:
     if not isinstance(raw, str):  # a transport bug; the type says str
         run.invalid(q, "expected_text")
+        return
+    if len(raw) > TEXT_INPUT_MAX:
+        run.invalid(q, "too_long")
         return
     state = run.state
     if q.kind is Kind.NUMBER:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,3 +362,52 @@ def test_answers_items_keep_their_positions_for_messages() -> None:
         (1, "continue", None),
         (2, "agree", "consent"),
     ]
+
+
+def _read_until(fd: int, token: str, timeout: float = 20.0) -> str:
+    buf = b""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and token.encode() not in buf:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode("utf-8", errors="replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_in_a_terminal_the_demo_asks_the_language_then_the_questions(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("reportbot")
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [str(exe), "demo", "--year", "2025"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=tmp_path,
+        close_fds=True,
+    )
+    os.close(slave)
+    try:
+        assert "3) English" in _read_until(master, "> ")
+        os.write(master, b"3\n")
+        screen = _read_until(master, "Quick exit")
+        assert "(1/28)" in screen
+        os.write(master, b"?\n")
+        assert "/panic" in _read_until(master, "/panic")
+        os.write(master, b"q\n")
+        rest = _read_until(master, '"answers": {}')
+        assert "OK." in rest
+        assert '"outcome": "discarded"' in rest
+        assert child.wait(timeout=20) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=5)
+        os.close(master)

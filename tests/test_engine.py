@@ -439,6 +439,13 @@ def test_text_over_max_length_after_normalisation_is_rejected() -> None:
     assert new == state
 
 
+def test_huge_text_is_too_long_without_being_normalised() -> None:
+    state = at("city")
+    new, out = step(FLOW, state, Text("city", "\u200b" * 100_000 + "Kazan"))
+    assert invalid_code(out) == "too_long"
+    assert new == state
+
+
 @pytest.mark.parametrize(
     ("typed", "code"),
     [
