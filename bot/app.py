@@ -35,6 +35,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.delivery import install_digests
 from bot.flow import Flow
 from bot.keys import BotSigningKey, Recipients
 from bot.logging_setup import exception_types
@@ -235,6 +236,7 @@ def build_application(settings: Settings, deps: Deps) -> App:
     jobs.run_repeating(
         runtime.retention, interval=RETENTION_SECONDS, first=3600.0, name="retention"
     )
+    install_digests(app, settings, deps)  # digest clock + channel handshake (bot.delivery)
     app.bot_data[RUNTIME_KEY] = runtime
     return app
 

@@ -28,6 +28,12 @@ def _register() -> None:
 
     cli_reply.register(cli)
     cli_demo.register(cli)
+    from bot import cli_digests  # digests outbox, analyst channel
+
+    cli_digests.register(cli)
+    from bot import cli_doctor  # reportbot doctor: health of an installation
+
+    cli_doctor.register(cli)
 
 
 def main() -> None:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.flow import LANGUAGES, REPORTER_LANGUAGES
@@ -115,6 +122,10 @@ class Settings(BaseSettings):
     # --- Analyst channel (issue 6) ----------------------------------------------------------------
     channel_id: int | None = None
     channel_admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    digest_interval_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 6.0
+    """A digest is closed and posted every this many hours, also when nothing was reported."""
+    digest_jitter_minutes: Annotated[float, Field(ge=0)] = 30.0
+    """Each digest's time is moved later by a random 0..this many minutes (< half the interval)."""
 
     # --- Webhook (long polling when webhook_url is unset) -----------------------------------------
     webhook_url: str | None = None
@@ -195,6 +206,14 @@ class Settings(BaseSettings):
         bad = [t for t in value if not re.fullmatch(r"[a-z0-9.+-]+/[a-z0-9.+-]+", t)]
         if bad:
             raise ValueError(f"not MIME types: {bad}")
+        return value
+
+    @field_validator("digest_jitter_minutes")
+    @classmethod
+    def _jitter_under_half_interval(cls, value: float, info: ValidationInfo) -> float:
+        interval = info.data.get("digest_interval_hours")
+        if isinstance(interval, float | int) and value * 2 >= interval * 60:
+            raise ValueError("must be less than half of REPORTBOT_DIGEST_INTERVAL_HOURS")
         return value
 
     @model_validator(mode="after")
