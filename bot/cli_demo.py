@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,10 +31,16 @@ from bot.terminal import (
     run_script,
 )
 
+if TYPE_CHECKING:
+    from bot.analyst.demo import RoundTripSink
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """The checkout (or install prefix) holding ``flows/`` and ``locales/`` beside ``bot/``."""
 
 DEFAULT_FLOW_ID = "worker_report"
+
+DEFAULT_DEMO_DATA = Path("demo-data")
+"""Where an interactive ``reportbot demo`` keeps its database, keys and digests."""
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -97,6 +104,7 @@ def run_demo(
     quiet: bool = False,
     trace: bool = False,
     sink: ReportSink | None = None,
+    data_dir: Path | None = None,
     is_tty: Callable[[], bool] | None = None,
 ) -> int:
     """Run the questionnaire once; print the final answers as JSON. Returns the exit code."""
@@ -112,12 +120,20 @@ def run_demo(
         interactive = answers is None and stdin is not None and stdin.isatty()
     else:
         interactive = answers is None and is_tty()
+    if sink is None and data_dir is None and interactive:
+        data_dir = DEFAULT_DEMO_DATA  # a person at a terminal gets the whole round trip
+    round_trip: RoundTripSink | None = None
     try:
         items = load_answers(answers) if answers is not None else None
         if lang is None:
             lang = _choose_language(ui) if interactive else "en"
         year = this_year if this_year is not None else datetime.now(UTC).year
         show: Callable[[str], None] = (lambda _line: None) if quiet else click.echo
+        if sink is None and data_dir is not None:
+            # Seal, store, close a digest into data_dir and open it as an analyst would.
+            from bot.analyst.demo import RoundTripSink
+
+            sink = round_trip = RoundTripSink(data_dir, flow, lang)
         session = Session(
             flow, Texts(flow, ui), lang, year, sink or MemorySink(), show, trace=trace
         )
@@ -133,6 +149,9 @@ def run_demo(
     except KeyboardInterrupt:
         click.echo("\ninterrupted; nothing was kept", err=True)
         return EXIT_INTERRUPTED
+    finally:
+        if round_trip is not None:
+            round_trip.close()
     if not quiet:
         click.echo("")
     click.echo(outcome_json(flow, lang, outcome))
@@ -142,6 +161,11 @@ def run_demo(
 _FLOW_HELP = "Flow file, or an id in the shipped flows/ (default: worker_report)."
 _LOCALES_HELP = "Directory of texts (<lang>/<flow id>.yaml). Default: locales/ beside flows/."
 _ANSWERS_HELP = "Run without a terminal: a YAML or JSON list of inputs (see docs/demo.md)."
+_DATA_HELP = (
+    "Seal the answers into the database in DIR, close a digest into DIR/digests and open it "
+    "with a demo analyst key kept in DIR/keys (made on the first run). Default in a terminal: "
+    "demo-data."
+)
 _YEAR_HELP = "Pretend the current year is YEAR (date buttons), for reproducible runs."
 
 
@@ -164,6 +188,14 @@ _YEAR_HELP = "Pretend the current year is YEAR (date buttons), for reproducible 
 @click.option("--year", "this_year", type=click.IntRange(1950, 2100), default=None, help=_YEAR_HELP)
 @click.option("--quiet", is_flag=True, help="Print only the final JSON.")
 @click.option("--trace", is_flag=True, help="Also show each answer kept and dropped.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="REPORTBOT_DEMO_DATA",
+    help=_DATA_HELP,
+)
 def demo(
     lang: str | None,
     flow: str | None,
@@ -172,6 +204,7 @@ def demo(
     this_year: int | None,
     quiet: bool,
     trace: bool,
+    data_dir: Path | None,
 ) -> None:
     """Answer the questionnaire in the terminal, on the same engine as the bot.
 
@@ -187,6 +220,7 @@ def demo(
             this_year=this_year,
             quiet=quiet,
             trace=trace,
+            data_dir=data_dir,
         )
     )
 

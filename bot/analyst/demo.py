@@ -23,28 +23,37 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from bot import sealing
 from bot.analyst.keys import load_analyst_key, new_analyst_key, public_of_key_file
-from bot.analyst.toolkit import FlowCatalog, OpenResult, open_digests, read_ledger, write_output
+from bot.analyst.toolkit import (
+    FlowCatalog,
+    OpenResult,
+    ToolkitError,
+    open_digests,
+    read_ledger,
+    write_output,
+)
 from bot.digests import DigestCloser, close_to_folder
 from bot.flow import AnswerValue, Flow, MediaKind
 from bot.keys import (
     BOT_KEY_FILE,
     BOT_PUB_FILE,
     BotSigningKey,
+    KeyFileError,
     Recipients,
     load_bot_signing_key,
     new_bot_key,
 )
-from bot.terminal import Outcome
+from bot.terminal import DemoError, Outcome
 from handlers.reports import ReportDraft, ReportWriter, media_refs
 from storage.base import ReportState
+from storage.errors import StorageError
 from storage.sqlite import SqliteReportStore
 
 KEYS_DIR: Final = "keys"
@@ -53,16 +62,14 @@ OPENED_DIR: Final = "opened"
 ANALYST_NAME: Final = "demo-analyst"
 DEMO_FILE: Final = b"(a file sent in the demo: the terminal has no real files)\n"
 
+T = TypeVar("T")
+
 _STATES: Final = {
     "finished": ReportState.COMPLETE,
     "ended_early": ReportState.COMPLETE,
     "cancelled": ReportState.INTERRUPTED,
     "interrupted": ReportState.INTERRUPTED,
 }
-
-
-class RoundTripError(Exception):
-    """The round trip cannot go on. ``str(exc)`` is one line."""
 
 
 @dataclass(frozen=True)
@@ -131,51 +138,83 @@ def describe_reports(result: OpenResult, flow: Flow, lang: str) -> list[str]:
                 prompt = prompt[:67] + "..."
             text = render_answer(answer.question, answer.answer, label, files)
             lines.append(f"  {prompt}")
-            lines.append(f"    -> {text}")
+            lines.append("    -> " + text.replace("\n", "\n       "))
     return lines
 
 
-@dataclass
+class RoundTripError(DemoError):
+    """The round trip cannot go on (a key, the database, the toolkit). One line."""
+
+
 class RoundTripSink:
     """A ``bot.terminal.ReportSink`` that seals into the database and ends with a round trip.
 
-    The terminal session is synchronous; the store is asyncio. The sink keeps one event loop
-    (``asyncio.Runner``) for the store's whole life; call :meth:`close` at the end.
+    Nothing is written until the first answer is kept: the keys, the database and the folders
+    are made then. The terminal session is synchronous and the store is asyncio, so the sink
+    keeps one event loop (``asyncio.Runner``) for the store's whole life; call :meth:`close`
+    at the end.
     """
 
-    data_dir: Path
-    flow: Flow
-    lang: str
-    keys: DemoKeys
-    runner: asyncio.Runner
-    store: SqliteReportStore
-    writer: ReportWriter
-    draft: ReportDraft | None = None
-    pending_files: dict[str, MediaKind] = field(default_factory=dict)
-    opened: OpenResult | None = None
-    digest_files: list[Path] = field(default_factory=list)
+    def __init__(self, data_dir: Path, flow: Flow, lang: str) -> None:
+        self.data_dir = data_dir
+        self.flow = flow
+        self.lang = lang
+        self.draft: ReportDraft | None = None
+        self.pending_files: dict[str, MediaKind] = {}
+        self.opened: OpenResult | None = None
+        self.digest_files: list[Path] = []
+        self._keys: DemoKeys | None = None
+        self._runner: asyncio.Runner | None = None
+        self._store: SqliteReportStore | None = None
+        self._writer: ReportWriter | None = None
 
-    @classmethod
-    def open(cls, data_dir: Path, flow: Flow, lang: str) -> RoundTripSink:
-        keys = ensure_demo_keys(data_dir)
-        runner = asyncio.Runner()
+    def _start(self) -> tuple[asyncio.Runner, SqliteReportStore, ReportWriter, DemoKeys]:
+        if (
+            self._runner is None
+            or self._store is None
+            or self._writer is None
+            or self._keys is None
+        ):
+            try:
+                keys = ensure_demo_keys(self.data_dir)
+            except (KeyFileError, OSError) as exc:
+                raise RoundTripError(f"demo keys in {self.data_dir}: {exc}") from None
+            runner = asyncio.Runner()
+            try:
+                store = runner.run(SqliteReportStore.open(self.data_dir))
+            except (StorageError, OSError) as exc:
+                runner.close()
+                raise RoundTripError(f"demo database in {self.data_dir}: {exc}") from None
+            self._keys, self._runner, self._store = keys, runner, store
+            self._writer = ReportWriter(store, keys.recipients, self.flow)
+        return self._runner, self._store, self._writer, self._keys
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        runner, _, _, _ = self._start()
         try:
-            store = runner.run(SqliteReportStore.open(data_dir))
-        except BaseException:
-            runner.close()
-            raise
-        writer = ReportWriter(store, keys.recipients, flow)
-        return cls(data_dir, flow, lang, keys, runner, store, writer)
+            return runner.run(coro)
+        except StorageError as exc:
+            raise RoundTripError(f"demo database: {exc}") from None
 
     def close(self) -> None:
+        """Discard an unfinished report, close the store and the event loop."""
+        if self._runner is None:
+            return
         try:
-            self.runner.run(self.store.close())
+            if self.draft is not None and self._writer is not None:
+                # Left in the middle (Ctrl-C): like a quick exit, nothing is kept.
+                self._runner.run(self._writer.discard(self.draft))
+                self.draft = None
+            if self._store is not None:
+                self._runner.run(self._store.close())
         finally:
-            self.runner.close()
+            self._runner.close()
+            self._runner = None
 
     def _draft(self) -> ReportDraft:
         if self.draft is None:
-            self.draft = self.runner.run(self.writer.open(self.lang))
+            _, _, writer, _ = self._start()
+            self.draft = self._run(writer.open(self.lang))
         return self.draft
 
     # -- ReportSink ----------------------------------------------------------------------------
@@ -188,14 +227,16 @@ class RoundTripSink:
 
     def accepted(self, qid: str, answer: AnswerValue) -> None:
         draft = self._draft()
+        _, _, writer, _ = self._start()
         for ref in sorted(media_refs({qid: answer}) & set(self.pending_files)):
-            self.runner.run(self._seal_file(draft, qid, ref, self.pending_files.pop(ref)))
-        self.runner.run(self.writer.accept(draft, qid, answer))
+            self._run(self._seal_file(draft, qid, ref, self.pending_files.pop(ref)))
+        self._run(writer.accept(draft, qid, answer))
 
     async def _seal_file(self, draft: ReportDraft, qid: str, ref: str, kind: MediaKind) -> None:
+        _, store, _, keys = self._start()
         slot = draft.new_slot()
         envelope = sealing.seal_attachment(
-            self.keys.recipients,
+            keys.recipients,
             sealing.ReportContext(draft.report_id, self.flow.id, self.flow.version, draft.lang),
             slot=slot,
             question=qid,
@@ -204,12 +245,13 @@ class RoundTripSink:
             data=DEMO_FILE,
             mime="text/plain",
         )
-        await self.store.put_attachment(draft.report_id, slot, envelope)
+        await store.put_attachment(draft.report_id, slot, envelope)
         draft.attachment_slots[ref] = slot
 
     def dropped(self, qid: str) -> None:
         if self.draft is not None:
-            self.runner.run(self.writer.drop(self.draft, qid))
+            _, _, writer, _ = self._start()
+            self._run(writer.drop(self.draft, qid))
 
     def closed(self, outcome: Outcome) -> list[str]:
         state = _STATES.get(outcome.kind)
@@ -217,11 +259,13 @@ class RoundTripSink:
             state = None  # consent declined: nothing is kept, as in the bot
         if state is None:
             if self.draft is not None:
-                self.runner.run(self.writer.discard(self.draft))
+                _, _, writer, _ = self._start()
+                self._run(writer.discard(self.draft))
             self.draft = None
-            return ["", "[demo] nothing was kept; no digest."]
+            return ["", "[demo] nothing was kept, so no digest."]
         draft = self._draft()
-        self.runner.run(self.writer.close(draft, state, outcome.answers))
+        _, _, writer, _ = self._start()
+        self._run(writer.close(draft, state, outcome.answers))
         self.draft = None
         return self.round_trip()
 
@@ -229,26 +273,25 @@ class RoundTripSink:
 
     def round_trip(self) -> list[str]:
         """Close a digest into the folder, open it with the demo analyst key, describe it."""
-        closer = DigestCloser(
-            self.store,
-            self.keys.signing,
-            self.keys.recipients,
-            clock=lambda: datetime.now(UTC),
-        )
-        paths = self.runner.run(close_to_folder(closer, self.data_dir / DIGESTS_DIR))
+        _, store, _, keys = self._start()
+        closer = DigestCloser(store, keys.signing, keys.recipients, clock=lambda: datetime.now(UTC))
+        paths = self._run(close_to_folder(closer, self.data_dir / DIGESTS_DIR))
         self.digest_files = paths
         out_dir = self.data_dir / OPENED_DIR
-        result = open_as_analyst(paths, self.keys, out_dir, self.flow, self.lang)
+        try:
+            result = open_as_analyst(paths, keys, out_dir, self.flow, self.lang)
+        except (ToolkitError, KeyFileError, OSError) as exc:
+            raise RoundTripError(f"opening the demo digest: {exc}") from None
         self.opened = result
         return [
             "",
             f"[demo] sealed into {self.data_dir / 'reports.sqlite3'}",
             f"[demo] digest closed into {paths[0]} ({paths[0].stat().st_size} bytes, signed, "
             "padded); in the bot it would go to the analyst channel",
-            f"[demo] opened with the demo analyst key {self.keys.analyst_key}:",
+            f"[demo] opened with the demo analyst key {keys.analyst_key}:",
             "",
             *describe_reports(result, self.flow, self.lang),
             "",
             f"[demo] the toolkit wrote {out_dir}; to open it yourself:",
-            f"  reportbot analyst open {paths[0]} --key {self.keys.analyst_key} --out OUT",
+            f"  reportbot analyst open {paths[0]} --key {keys.analyst_key} --out OUT",
         ]

@@ -1,0 +1,113 @@
+"""The demo's round trip: answers file -> sealed in the database -> digest in a folder -> opened.
+
+``reportbot demo --answers FILE --data DIR`` must leave a digest and a key in DIR that open in
+``reportbot analyst open`` to exactly the answers the engine handed to sealing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import _register, cli
+from bot.sealing import DIGEST_SIZE_BUCKETS
+
+ANSWERS = Path(__file__).parent / "golden" / "answers"
+FULL = ANSWERS / "worker_report_full.yaml"
+DECLINED = ANSWERS / "worker_report_declined.yaml"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands() -> None:
+    _register()
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def demo(data: Path, answers: Path, lang: str = "en") -> dict[str, Any]:
+    result = run(
+        "demo", "--lang", lang, "--year", "2025", "--quiet", "--answers", str(answers),
+        "--data", str(data),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert isinstance(document, dict)
+    return document
+
+
+def open_reports(data: Path, out: Path) -> list[dict[str, Any]]:
+    result = run(
+        "analyst", "open", str(data / "digests"), "--key", str(data / "keys" / "demo-analyst.key"),
+        "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = (out / "reports.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_the_demo_digest_opens_in_the_toolkit_with_the_key_it_leaves(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    handed_on = demo(data, FULL, lang="ko")
+    digest = data / "digests" / "000001.bin"
+    assert digest.stat().st_size in DIGEST_SIZE_BUCKETS
+    assert (data / "keys" / "demo-analyst.key").stat().st_mode & 0o077 == 0
+    (report,) = open_reports(data, tmp_path / "out")
+    assert report["status"] == "complete"
+    assert report["lang"] == "ko"
+    assert report["flow_version"] == handed_on["version"]
+    opened = {a["question"]: a["answer"] for a in report["answers"]}
+    assert opened == handed_on["answers"]
+    assert report["attachments"], "the pretend photo and voice note are sealed too"
+
+
+def test_a_second_run_keeps_the_key_and_continues_the_sequence(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    first = demo(data, FULL)
+    key_bytes = (data / "keys" / "demo-analyst.key").read_bytes()
+    second = demo(data, FULL, lang="ru")
+    assert (data / "keys" / "demo-analyst.key").read_bytes() == key_bytes
+    assert sorted(p.name for p in (data / "digests").iterdir()) == ["000001.bin", "000002.bin"]
+    reports = open_reports(data, tmp_path / "out")
+    assert [r["lang"] for r in reports] == ["en", "ru"]
+    assert {a["question"]: a["answer"] for a in reports[0]["answers"]} == first["answers"]
+    assert {a["question"]: a["answer"] for a in reports[1]["answers"]} == second["answers"]
+    verify = run(
+        "analyst", "verify", str(data / "digests"), "--bot-key", str(data / "keys" / "bot.pub")
+    )
+    assert verify.exit_code == 0, verify.output
+    assert "no gap" in verify.output
+
+
+def test_the_demo_shows_the_report_as_an_analyst_sees_it(tmp_path: Path) -> None:
+    result = run(
+        "demo", "--lang", "en", "--year", "2025", "--answers", str(FULL),
+        "--data", str(tmp_path / "demo"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "[demo] digest closed into" in out
+    assert "opened with the demo analyst key" in out
+    assert "-> Fish processing plant" in out or "other: Fish processing plant" in out
+    assert "reportbot analyst open" in out
+
+
+def test_declined_consent_keeps_nothing_and_closes_no_digest(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    handed_on = demo(data, DECLINED)
+    assert handed_on["answers"] == {}
+    assert not (data / "digests").exists()
+
+
+def test_a_scripted_demo_without_data_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("demo", "--lang", "en", "--year", "2025", "--quiet", "--answers", str(FULL))
+    assert result.exit_code == 0, result.output
+    assert list(tmp_path.iterdir()) == []
