@@ -298,13 +298,20 @@ class ShowHelp:
 
 
 @dataclass(frozen=True)
+class Complain:
+    """Input that fits nothing on the screen: show ``ui.error.<code>``, change nothing."""
+
+    code: str
+
+
+@dataclass(frozen=True)
 class Attach:
     """The reporter sends a file of this kind (the demo has no files: the sink makes a ref)."""
 
     kind: MediaKind
 
 
-Action = Event | QuickExit | ShowHelp | Attach
+Action = Event | QuickExit | ShowHelp | Complain | Attach
 
 
 class Session:
@@ -344,6 +351,9 @@ class Session:
                 return []
             case ShowHelp():
                 self._help()
+                return []
+            case Complain(code=code):
+                self.show(f"! {self.texts.get(self.lang, f'ui.error.{code}')}")
                 return []
             case Attach(kind=kind):
                 qid = self.screen.qid if isinstance(self.screen, Prompt) else ""
@@ -426,9 +436,9 @@ def parse_typed(screen: Prompt | Review | None, line: str) -> Action | None:
     if isinstance(screen, Review):
         if lowered == "s":
             return Submit()
-        if word.isdigit() and 1 <= int(word) <= len(screen.items):
+        if word.isdigit() and len(word) <= 3 and 1 <= int(word) <= len(screen.items):
             return Edit(screen.items[int(word) - 1].qid)
-        return Edit("")  # the engine answers Stale: not something to change
+        return Complain("not_a_choice")
     if not isinstance(screen, Prompt):
         return None
     qid = screen.qid

@@ -24,6 +24,7 @@ from bot.engine import Back, Choose, Done, Edit, Skip, Submit, Text
 from bot.flow import AnswerValue, MediaKind
 from bot.terminal import (
     Attach,
+    Complain,
     DemoError,
     MemorySink,
     Outcome,
@@ -290,7 +291,8 @@ def test_review_screen_numbers_edit_and_s_sends() -> None:
         run_script(session, before_submit, "x")  # ends on the review screen
     assert parse_typed(session.screen, "1") == Edit("alone")
     assert parse_typed(session.screen, "s") == Submit()
-    assert parse_typed(session.screen, "999") == Edit("")
+    assert parse_typed(session.screen, "999") == Complain("not_a_choice")
+    assert parse_typed(session.screen, "hello") == Complain("not_a_choice")
 
 
 def test_media_words_attach_a_pretend_file() -> None:
