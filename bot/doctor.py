@@ -92,7 +92,7 @@ class Check:
         text = f"{mark} {self.name}: {self.detail}"
         if self.fix and self.status is Status.FAIL:
             text += f" -> fix: {self.fix}"
-        return text
+        return " ".join(text.split())  # one line, whatever a library's message held
 
 
 def ok(name: str, detail: str) -> Check:
@@ -338,9 +338,16 @@ def check_database_health(settings: Settings) -> list[Check]:
         return [fail("database", f"{db}: {exc}", restore)]
     checks: list[Check] = []
     if result.integrity != ("ok",):
-        first = result.integrity[0] if result.integrity else "no answer"
+        found = [
+            line.strip()
+            for entry in result.integrity
+            for line in entry.splitlines()
+            if line.strip() and not line.startswith("***")
+        ]
+        shown = "; ".join(found[:2])[:200] or "no answer"
+        more = f" (and {len(found) - 2} more)" if len(found) > 2 else ""
         checks.append(
-            fail("database", f"{db} failed SQLite's integrity check: {first[:200]}", restore)
+            fail("database", f"{db} failed SQLite's integrity check: {shown}{more}", restore)
         )
     else:
         checks.append(ok("database", f"{db}: integrity ok"))
@@ -371,11 +378,11 @@ def check_database_health(settings: Settings) -> list[Check]:
     else:
         checks.append(ok("database files", "modes 0600, no leftover -wal/-shm"))
     try:
-        found = _pragmas(db)
+        pragmas = _pragmas(db)
     except (sqlite3.Error, StorageError) as exc:
         checks.append(fail("database pragmas", f"cannot read them ({exc})", restore))
         return checks
-    wrong = {k: v for k, v in found.items() if v != PRAGMAS_EXPECTED[k]}
+    wrong = {k: v for k, v in pragmas.items() if v != PRAGMAS_EXPECTED[k]}
     if wrong:
         shown = ", ".join(f"{k}={v} (want {PRAGMAS_EXPECTED[k]})" for k, v in wrong.items())
         checks.append(
@@ -387,7 +394,7 @@ def check_database_health(settings: Settings) -> list[Check]:
             )
         )
     else:
-        checks.append(ok("database pragmas", ", ".join(f"{k}={v}" for k, v in found.items())))
+        checks.append(ok("database pragmas", ", ".join(f"{k}={v}" for k, v in pragmas.items())))
     return checks
 
 
