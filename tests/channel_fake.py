@@ -9,7 +9,8 @@ to the analysts' toolkit.
 Fault injection: with ``fault_rate`` set, that share of calls is answered with 429 and a
 ``retry_after``, a 5xx, or a timeout; a timeout on ``sendDocument`` may strike after the document
 was posted (the confirmation is lost: the bot will post it again). ``on_call`` runs before each
-call and may raise (e.g. ``CancelledError`` to simulate the process dying mid-post).
+call and ``after_call`` after Telegram acted but before it answers; either may raise (a test's
+``BaseException`` stands for the process dying mid-post).
 """
 
 from __future__ import annotations
@@ -55,10 +56,21 @@ class FakeChannelApi(BaseRequest):
     fault_rate: float = 0.0
     rng: random.Random = field(default_factory=lambda: random.Random(1))
     on_call: Callable[[str], None] | None = None
+    after_call: Callable[[str], None] | None = None  # after Telegram acted, before it answers
     posted: list[Posted] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     faults: dict[str, int] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def heal(self, admins: list[int] | None = None) -> None:
+        """Back to a private channel where the bot may post and only ``admins`` administer."""
+        self.chat_type = "channel"
+        self.username = None
+        self.bot_status = "administrator"
+        self.bot_can_post = True
+        self.admins = list(admins if admins is not None else ANALYST_IDS)
+        self.bot_admins = []
+        self.reachable = True
 
     # --- BaseRequest ------------------------------------------------------------------------
 
@@ -108,6 +120,8 @@ class FakeChannelApi(BaseRequest):
                 raise TimedOut("fake timeout")
             lose_confirmation = True  # posted, but the answer never reaches the bot
         status, result = self._answer(api, params, files)
+        if self.after_call is not None:
+            self.after_call(api)
         if lose_confirmation:
             raise TimedOut("fake timeout after posting")
         if status != 200:
