@@ -505,6 +505,7 @@ class _Step:
         self.ctx = ctx
         self.state = state
         self.out: list[Output] = []
+        self._taken: tuple[tuple[tuple[str, Answer], ...], list[Question]] | None = None
 
     # -- answers and branches --------------------------------------------------------------
 
@@ -513,8 +514,11 @@ class _Step:
 
     def taken(self) -> list[Question]:
         """The questions taken with the current answers, in flow order."""
-        values = self.values()
-        return [q for q in self.ctx.questions if self.ctx.relevant(q, values)]
+        answers = self.state.answers
+        if self._taken is None or self._taken[0] != answers:
+            values = self.values()
+            self._taken = (answers, [q for q in self.ctx.questions if self.ctx.relevant(q, values)])
+        return list(self._taken[1])
 
     def prune(self) -> None:
         """Remove answers (and settled marks) of questions whose ``when`` no longer holds."""

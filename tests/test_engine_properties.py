@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.cli_demo import default_flow_path
 from bot.conditions import evaluate
 from bot.engine import (
     Accepted,
@@ -51,15 +52,48 @@ from bot.engine import (
     normalize_text,
     step,
 )
-from bot.flow import AnswerValue, Flow, Kind, MediaKind
+from bot.flow import (
+    All,
+    AnswerValue,
+    AnyOf,
+    Condition,
+    Equals,
+    Flow,
+    Kind,
+    MediaKind,
+    Not,
+    OneOf,
+    condition_refs,
+)
+from bot.flow_loader import default_locales_dir, load_flow
 from tests.engine_support import THIS_YEAR, load_fixture_flow
 
-FLOW = load_fixture_flow()
-KINDS = {q.id: q.kind for q in FLOW.questions}
-QIDS = [q.id for q in FLOW.questions]
+FIXTURE = load_fixture_flow()
+SHIPPED = load_flow(default_flow_path(), default_locales_dir(default_flow_path()))
 
-ENDING_CHOICES = frozenset({"decline", "stop_here"})
-"""Choices that end a run; drawn less often so that sequences reach review and finish."""
+
+def ending_choices(flow: Flow) -> frozenset[str]:
+    """Choices that end a run (decline, values in ``end_if``): drawn less often, so that runs
+    reach the review screen and finish."""
+    found = {"decline"}
+
+    def leaves(cond: Condition) -> None:
+        match cond:
+            case Equals(equals=value):
+                found.add(str(value))
+            case OneOf(one_of=values):
+                found.update(str(v) for v in values)
+            case Not(not_=inner):
+                leaves(inner)
+            case All(all=items) | AnyOf(any=items):
+                for item in items:
+                    leaves(item)
+
+    for q in flow.questions:
+        if q.end_if is not None:
+            leaves(q.end_if)
+    return frozenset(found)
+
 
 TEXTS = [
     "Kazan",
@@ -82,7 +116,20 @@ TEXTS = [
 
 
 def taken(flow: Flow, answers: Mapping[str, AnswerValue]) -> list[str]:
-    return [q.id for q in flow.questions if q.when is None or evaluate(q.when, KINDS, answers)]
+    kinds = {q.id: q.kind for q in flow.questions}
+    return [q.id for q in flow.questions if q.when is None or evaluate(q.when, kinds, answers)]
+
+
+def branch_openers(flow: Flow) -> list[str]:
+    """Questions some ``when`` or ``end_if`` reads: editing them flips branches."""
+    refs = [
+        ref
+        for q in flow.questions
+        for cond in (q.when, q.end_if)
+        if cond is not None
+        for ref in condition_refs(cond)
+    ]
+    return list(dict.fromkeys(refs)) or [flow.questions[0].id]
 
 
 def answer_events(flow: Flow, qid: str, answer: AnswerValue | None) -> list[list[Event]]:
@@ -124,29 +171,28 @@ def answer_events(flow: Flow, qid: str, answer: AnswerValue | None) -> list[list
 
 
 @st.composite
-def next_event(draw: st.DrawFn, state: State, prompt: Prompt | None) -> Event:
+def next_event(draw: st.DrawFn, flow: Flow, state: State, prompt: Prompt | None) -> Event:
+    qids = [q.id for q in flow.questions]
     roll = draw(st.integers(0, 99))
     if state.phase in (Phase.FINISHED, Phase.ENDED, Phase.CANCELLED, Phase.INTERRUPTED):
-        return Restart() if roll < 70 else draw(junk_event())
+        return Restart() if roll < 70 else draw(junk_event(qids))
     if state.phase is Phase.NOT_STARTED:
-        return Start() if roll < 90 else draw(junk_event())
+        return Start() if roll < 90 else draw(junk_event(qids))
     if state.phase is Phase.REVIEW:
         if roll < 50:
             # Mostly the questions that open or close branches, so that branches flip often.
-            return Edit(draw(st.sampled_from(["site", "machines", "fell", "since", "photos"])))
+            return Edit(draw(st.sampled_from(branch_openers(flow))))
         if roll < 60:
-            return Edit(draw(st.sampled_from([*QIDS, "nope"])))
+            return Edit(draw(st.sampled_from([*qids, "nope"])))
         if roll < 80:
             return Submit()
         if roll < 92:
             return Back()
-        return draw(junk_event())
+        return draw(junk_event(qids))
     assert prompt is not None
     qid = prompt.qid
-    if roll < 45 and prompt.choices:
-        cids = [c.cid for c in prompt.choices]
-        calm = [c for c in cids if c not in ENDING_CHOICES] or cids
-        return Choose(qid, draw(st.sampled_from(calm if roll < 42 else cids)))
+    if roll < 45:
+        return draw(sensible_answer(flow, prompt, roll < 43))
     if roll < 60:
         return Text(qid, draw(st.sampled_from(TEXTS) | st.text(max_size=12)))
     if roll < 68:
@@ -158,12 +204,35 @@ def next_event(draw: st.DrawFn, state: State, prompt: Prompt | None) -> Event:
         return Skip(qid)
     if roll < 94:
         return Back()
-    return draw(junk_event())
+    return draw(junk_event(qids))
 
 
 @st.composite
-def junk_event(draw: st.DrawFn) -> Event:
-    qid = draw(st.sampled_from([*QIDS, "", "ghost"]))
+def sensible_answer(draw: st.DrawFn, flow: Flow, prompt: Prompt, calm: bool) -> Event:
+    """An answer the prompt invites (``calm``: not one that ends the run)."""
+    qid = prompt.qid
+    if prompt.kind is Kind.MULTI and draw(st.booleans()):
+        return Done(qid)
+    if prompt.choices and (prompt.kind is not Kind.PLACE or draw(st.booleans())):
+        cids = [c.cid for c in prompt.choices]
+        quiet = [c for c in cids if c not in ending_choices(flow)] or cids
+        return Choose(qid, draw(st.sampled_from(quiet if calm else cids)))
+    match prompt.kind:
+        case Kind.NUMBER:
+            low = prompt.min if prompt.min is not None else 0
+            high = prompt.max if prompt.max is not None else low
+            return Text(qid, str(draw(st.integers(low, high))))
+        case Kind.MEDIA:
+            if draw(st.booleans()) and prompt.accept:
+                kind = draw(st.sampled_from(prompt.accept))
+                return Media(qid, kind, draw(st.sampled_from(["r1", "r2", "r3", "r4"])))
+            return Done(qid)
+    return Text(qid, draw(st.sampled_from(["Kazan", "평양", "Тверь", "one\ntwo"])))
+
+
+@st.composite
+def junk_event(draw: st.DrawFn, qids: list[str]) -> Event:
+    qid = draw(st.sampled_from([*qids, "", "ghost"]))
     harmless: list[Event] = [
         Choose(qid, draw(st.sampled_from(["build", "y1999", "m13", "agree", "zzz"]))),
         Text(qid, draw(st.text(max_size=8))),
@@ -178,13 +247,16 @@ def junk_event(draw: st.DrawFn) -> Event:
     return draw(st.sampled_from(harmless if draw(st.integers(0, 9)) else ending))
 
 
-def check_outputs(state: State, outputs: Sequence[Output], slots: dict[str, AnswerValue]) -> None:
+def check_outputs(
+    flow: Flow, state: State, outputs: Sequence[Output], slots: dict[str, AnswerValue]
+) -> None:
+    qids = [q.id for q in flow.questions]
     answers = state.answer_values()
     for out in outputs:
         match out:
             case Prompt(qid=qid):
                 assert qid == state.current
-                assert qid in taken(FLOW, answers), f"prompted {qid} whose when is false"
+                assert qid in taken(flow, answers), f"prompted {qid} whose when is false"
             case Accepted(qid=qid, answer=answer):
                 slots[qid] = answer
             case Dropped(qid=qid):
@@ -192,32 +264,32 @@ def check_outputs(state: State, outputs: Sequence[Output], slots: dict[str, Answ
             case Invalid(code=code):
                 assert code
             case Review(items=items):
-                on_path = taken(FLOW, answers)
+                on_path = taken(flow, answers)
                 assert all(item.qid in on_path for item in items)
                 assert all(qid in on_path for qid in answers), "an abandoned answer kept"
                 assert slots == answers
             case Finished(answers=final):
-                path = taken(FLOW, final)
+                path = taken(flow, final)
                 assert all(qid in path for qid in final), "finished with an abandoned answer"
-                for q in FLOW.questions:
+                for q in flow.questions:
                     if q.required and q.id in path:
                         assert q.id in final, f"finished without required {q.id}"
                 assert slots == dict(final)
             case EndedEarly(qid=qid, answers=final):
-                path = taken(FLOW, final)
+                path = taken(flow, final)
                 assert all(key in path for key in final)
-                end_at = QIDS.index(qid)
-                assert all(QIDS.index(key) <= end_at for key in final)
+                end_at = qids.index(qid)
+                assert all(qids.index(key) <= end_at for key in final)
                 assert slots == dict(final)
             case Cancelled(answers=final) | Interrupted(answers=final):
-                path = taken(FLOW, final)
+                path = taken(flow, final)
                 assert all(key in path for key in final)
                 assert slots == dict(final)
             case Stale():
                 pass
 
 
-def check_back_then_same_answer(state: State, outputs: Sequence[Output]) -> None:
+def check_back_then_same_answer(flow: Flow, state: State, outputs: Sequence[Output]) -> None:
     """From a freshly entered question, Back then the same answer gives the same state."""
     prompts = [o for o in outputs if isinstance(o, Prompt)]
     if (
@@ -225,41 +297,37 @@ def check_back_then_same_answer(state: State, outputs: Sequence[Output]) -> None
         or not prompts
         or state.editing
         or state.page != 0
-        or state.sub_step != ("year" if KINDS[state.current or ""] is Kind.DATE else None)
+        or state.sub_step
+        != ("year" if flow.question(state.current or "").kind is Kind.DATE else None)
         or state.pending != state.answer(state.current or "")
         or not prompts[-1].can_back
     ):
         return
-    back_state, back_out = step(FLOW, state, Back())
+    back_state, back_out = step(flow, state, Back())
     back_prompts = [o for o in back_out if isinstance(o, Prompt)]
     assert back_prompts, back_out
     previous = back_prompts[-1].qid
     assert previous != state.current
-    for events in answer_events(FLOW, previous, back_state.answer_values().get(previous)):
+    for events in answer_events(flow, previous, back_state.answer_values().get(previous)):
         again = back_state
         for event in events:
-            again, out = step(FLOW, again, event)
+            again, out = step(flow, again, event)
             assert not any(isinstance(o, Invalid | Stale) for o in out), (event, out)
         assert again == state, f"back then {events} changed the state"
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-@given(data=st.data())
-def test_random_event_sequences_keep_every_invariant(data: st.DataObject) -> None:
+def walk(data: st.DataObject, flow: Flow) -> None:
+    """One random run over ``flow``, checking every invariant after every step."""
     state = initial_state(data.draw(st.sampled_from(["ko", "ru", "en"])), THIS_YEAR)
     prompt: Prompt | None = None
     slots: dict[str, AnswerValue] = {}
-    for _ in range(data.draw(st.integers(1, 80))):
-        event = data.draw(next_event(state, prompt))
+    for _ in range(data.draw(st.integers(1, max(80, 5 * len(flow.questions))))):
+        event = data.draw(next_event(flow, state, prompt))
         before = state
-        state, outputs = step(FLOW, state, event)
+        state, outputs = step(flow, state, event)
         if isinstance(event, Restart):
             slots = {} if before.phase not in (Phase.ASKING, Phase.REVIEW) else slots
-        check_outputs(state, outputs, slots)
+        check_outputs(flow, state, outputs, slots)
         if state.phase is not Phase.ASKING:
             prompt = None
         prompts = [o for o in outputs if isinstance(o, Prompt)]
@@ -267,7 +335,21 @@ def test_random_event_sequences_keep_every_invariant(data: st.DataObject) -> Non
             prompt = prompts[-1]
         if state.phase in (Phase.ASKING, Phase.REVIEW):
             assert slots == state.answer_values()
-        check_back_then_same_answer(state, outputs)
+        check_back_then_same_answer(flow, state, outputs)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_event_sequences_keep_every_invariant(data: st.DataObject) -> None:
+    walk(data, FIXTURE)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_event_sequences_on_the_shipped_flow_keep_every_invariant(
+    data: st.DataObject,
+) -> None:
+    walk(data, SHIPPED)
 
 
 @given(st.text())
