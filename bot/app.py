@@ -39,11 +39,13 @@ from bot.delivery import install_digests
 from bot.flow import Flow
 from bot.keys import BotSigningKey, Recipients
 from bot.logging_setup import exception_types
+from bot.receipts import ReceiptService
 from bot.settings import Settings
 from handlers.errors import ErrorReporter
+from handlers.followup import ChannelReplies, Followups
 from handlers.groups import GroupChats
 from handlers.limits import FloodLimits
-from handlers.private import COMMANDS, ReceiptIssuer, ReporterChats
+from handlers.private import COMMANDS, ReporterChats
 from handlers.pseudonyms import PseudonymKeys
 from handlers.render import Renderer, UiTexts
 from handlers.reports import ReportWriter
@@ -55,6 +57,8 @@ log = logging.getLogger("bot.app")
 App = Application[Any, Any, Any, Any, Any, Any]
 
 RUNTIME_KEY: Final = "reportbot.runtime"
+REPLIES_GROUP: Final = -2
+"""Analysts' replies posted in the channel are taken before any other handler sees them."""
 SWEEP_SECONDS: Final = 60.0
 RETENTION_SECONDS: Final = 24 * 3600.0
 
@@ -87,7 +91,7 @@ class Deps:
     random_bytes: Callable[[int], bytes] = os.urandom  # pseudonym keys
     request: BaseRequest | None = None  # tests: a recording request instead of HTTP
     get_updates_request: BaseRequest | None = None
-    receipts: ReceiptIssuer | None = None  # receipts (issue 7)
+    receipts: ReceiptService | None = None  # receipts and follow-ups (issue 7); None: none
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,13 @@ class BotRuntime:
     async def post_stop(self, app: App) -> None:
         await self.chats.close_all()
 
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """The command menu: ``/followup`` after ``/start`` when receipts are on."""
+        if self.deps.receipts is None:
+            return COMMANDS
+        return (COMMANDS[0], "followup", *COMMANDS[1:])
+
     async def _set_menu(self, app: App) -> None:
         bot = app.bot
         languages = self.settings.languages
@@ -127,7 +138,7 @@ class BotRuntime:
                 text_lang = lang or languages[0]
                 commands = [
                     BotCommand(name, self.renderer.ui_text(text_lang, f"ui.command.{name}"))
-                    for name in COMMANDS
+                    for name in self.commands
                 ]
                 await bot.set_my_commands(commands, language_code=lang)
                 await bot.set_my_description(
@@ -174,8 +185,9 @@ def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
         clock=deps.clock,
         monotonic=deps.monotonic,
         limits=limits,
-        receipts=deps.receipts,
     )
+    if deps.receipts is not None:
+        chats.receipts = Followups(chats, deps.receipts)
     groups = GroupChats(renderer, keys, tuple(settings.languages), settings.channel_id)
     errors = ErrorReporter(
         renderer, settings.languages, record=chats.record_external, resume=chats.resume
@@ -223,6 +235,9 @@ def build_application(settings: Settings, deps: Deps) -> App:
         )
     app: App = builder.build()
     app.add_handler(TypeHandler(Update, runtime.dispatch))
+    if deps.receipts is not None and settings.channel_id is not None:
+        replies = ChannelReplies(deps.receipts, settings.channel_id)
+        app.add_handler(TypeHandler(Update, replies.handle), group=REPLIES_GROUP)
     app.add_error_handler(runtime.errors.handle)
     jobs = app.job_queue
     if jobs is None:  # pragma: no cover - the job-queue extra is a dependency

@@ -52,6 +52,7 @@ from nacl.public import PrivateKey, SealedBox
 from bot.flow import AnswerValue
 from bot.keys import KEY_ID_BYTES, AnalystPublicKey, Recipients, key_id
 from bot.sealing import (
+    MAX_SLOT,
     REPORT_ID_PATTERN,
     FormatError,
     RecordKind,
@@ -262,13 +263,17 @@ def seal_followup(
     *,
     slot: int,
     follows: str,
+    n: int,
     content: AnswerValue,
 ) -> bytes:
     """Seal one addition (``{"text": ...}`` or ``{"media": [...]}``) to an earlier report.
 
     ``context`` is the follow-up's own (fresh) report id; ``follows`` the report it adds to. The
-    store sees a new report and cannot tell it adds to another; analysts link them.
+    store sees a new report and cannot tell it adds to another; analysts link them. ``n`` counts
+    the additions of one follow-up from 1, in the order they were sent (slots are random).
     """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SLOT:
+        raise SealingError("n must be a whole number from 1")
     if not isinstance(follows, str) or not REPORT_ID_PATTERN.fullmatch(follows):
         raise SealingError("follows must be a report id")
     if follows == context.report_id:
@@ -277,6 +282,7 @@ def seal_followup(
         raise SealingError("a follow-up carries a text or media")
     fields = context.fields(RecordKind.FOLLOWUP, slot)
     fields["follows"] = follows
+    fields["n"] = n
     fields["content"] = content
     return seal_record(recipients, fields)
 

@@ -25,6 +25,7 @@ from bot.flow import Flow
 from bot.flow_loader import FlowLoadError, load_flow, load_ui_texts
 from bot.keys import BotSigningKey, KeyFileError, Recipients, load_bot_signing_key, load_recipients
 from bot.logging_setup import asyncio_exception_handler, exception_types
+from bot.receipts import ReceiptService
 from bot.settings import ENV_PREFIX, Settings, SettingsError
 from storage.sqlite import open_store
 
@@ -136,6 +137,8 @@ async def serve(loaded: Loaded, stop: asyncio.Event | None = None) -> None:
             flow=loaded.flow,
             ui=loaded.ui,
             signing_key=loaded.signing_key,
+            # receipts: argon2id at the production limits, replies checked against these keys
+            receipts=ReceiptService(store, loaded.recipients.keys),
         )
         app = build_application(settings, deps)
         runtime = runtime_of(app)

@@ -137,6 +137,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "kv"] = "json"
 
+    # --- Receipts and follow-ups (issue 7) ------------------------------------------------------
+    receipt_wrong_codes_per_reporter: Annotated[int, Field(ge=1, le=100)] = 5
+    """Wrong receipt codes one reporter (pseudonym) may type in 24 hours; then none is tried."""
+    receipt_wrong_codes_per_hour: Annotated[int, Field(ge=1, le=100_000)] = 100
+    """Wrong receipt codes all reporters together may type in an hour; then none is tried."""
+    receipt_wrong_code_delay_seconds: Annotated[float, Field(ge=0, le=30)] = 2.0
+    """Pause before answering a wrong code (on top of argon2id's own cost)."""
+
     @field_validator(
         "analyst_public_keys", "languages", "document_types", "channel_admin_ids", mode="before"
     )

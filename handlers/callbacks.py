@@ -53,9 +53,12 @@ class Op(StrEnum):
     DISCARD = "q"  # after /cancel: discard everything
     RESUME = "r"  # after /cancel: go on answering
     RECEIPT_KEPT = "p"  # receipts (issue 7): the reporter kept the code
+    FOLLOWUP = "f"  # receipts: "I reported before"; qid slot carries the language
+    FOLLOWUP_SEND = "g"  # receipts: send what was added to an earlier report
+    RECEIPT_LOST = "o"  # receipts: "I lost the code"
 
 
-_WITH_QID = {Op.LANGUAGE, Op.CHOOSE, Op.DONE, Op.SKIP, Op.BACK, Op.HELP, Op.EDIT}
+_WITH_QID = {Op.LANGUAGE, Op.CHOOSE, Op.DONE, Op.SKIP, Op.BACK, Op.HELP, Op.EDIT, Op.FOLLOWUP}
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest, TelegramError
@@ -51,6 +52,7 @@ from bot.engine import (
 )
 from bot.flow import AnswerValue, Flow, Kind, MediaKind
 from bot.logging_setup import exception_types
+from bot.receipts import IssuedReceipt
 from bot.settings import Settings
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
 from handlers.limits import FloodLimits, Verdict
@@ -58,7 +60,7 @@ from handlers.pseudonyms import PseudonymKeys, PseudonymMap
 from handlers.render import Renderer, Screen
 from handlers.reports import ReportDraft, ReportWriter
 from handlers.state import Conversation, KeyedLocks, Leftover
-from storage.base import ReportState
+from storage.base import ReportId, ReportState
 
 log = logging.getLogger("handlers.private")
 
@@ -73,11 +75,24 @@ COMMANDS = ("start", "language", "help", "safety", "cancel", "panic")
 Bot = ExtBot[None]
 
 
-class ReceiptIssuer:
-    """Hook for receipts (issue 7): lines to show after a report is closed. None by default."""
+class ReceiptIssuer(Protocol):
+    """Receipts and follow-ups (issue 7; ``handlers.followup.Followups``). None: no receipts."""
 
-    async def lines(self, lang: str, report_id: str) -> list[str]:  # pragma: no cover - hook
-        return []
+    async def issue(self, report_id: ReportId) -> IssuedReceipt | None:
+        """Before a report is closed: make its receipt (the reply key goes into the manifest)."""
+        ...
+
+    async def show(self, turn: Turn, receipt: IssuedReceipt) -> None:
+        """After the conversation is erased: show the code once."""
+        ...
+
+    async def handle(self, turn: Turn, update: Update) -> bool:
+        """First look at every update; True when it was a receipt's or a follow-up's."""
+        ...
+
+    async def sweep(self) -> int: ...
+
+    async def close_all(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -190,6 +205,9 @@ class ReporterChats:
                 await self._say(turn, self.render.ui_text(lang, "ui.flood.slow_down"))
             return
 
+        if self.receipts is not None and await self.receipts.handle(turn, update):
+            await self._answer_query(turn)
+            return
         if update.callback_query is not None:
             await self._on_callback(turn, update.callback_query)
             await self._answer_query(turn)
@@ -460,18 +478,22 @@ class ReporterChats:
                 state = ReportState.INTERRUPTED
                 lines = [self.render.ui_text(lang, "ui.timeout.kept")]
         draft = conv.draft
+        receipt: IssuedReceipt | None = None
         if draft is not None:
             if state is None:
                 await self.writer.discard(draft)
             else:
-                await self.writer.close(draft, state, answers)
-            if self.receipts is not None and state is not None:
-                lines += await self.receipts.lines(lang, draft.report_id)
+                if self.receipts is not None:
+                    receipt = await self.receipts.issue(draft.report_id)
+                reply_key = receipt.reply_key if receipt is not None else None
+                await self.writer.close(draft, state, answers, reply_key)
         lines.append(come_back)
         ids = self._wipe(turn)
         await self._delete(turn, ids)
         for line in lines:
             await self._say(turn, line, record=False)
+        if receipt is not None and self.receipts is not None:
+            await self.receipts.show(turn, receipt)
 
     def _wipe(self, turn: Turn) -> list[int]:
         """Forget the conversation; return the message ids to delete."""
@@ -490,7 +512,9 @@ class ReporterChats:
     # ==== language, cancel, exit ====
     async def _language_screen(self, turn: Turn, *, edit: bool = False) -> None:
         preselect = turn.conv.lang or turn.lang
-        screen = self.render.language_screen(turn.conv.nonce, self.languages, preselect)
+        screen = self.render.language_screen(
+            turn.conv.nonce, self.languages, preselect, followup=self.receipts is not None
+        )
         await self._show(turn, screen, edit=edit)
 
     async def _choose_language(self, turn: Turn, lang: str) -> None:
@@ -631,6 +655,8 @@ class ReporterChats:
             if leftover.expires <= now:
                 self.leftovers.pop_key(key)
         self.limits.forget_idle()
+        if self.receipts is not None:
+            await self.receipts.sweep()
         if ended:
             log.info("idle_conversations_ended", extra={"fields": {"count": ended}})
         return ended
@@ -647,6 +673,8 @@ class ReporterChats:
         for key, conv in list(self.conversations.items()):
             self.conversations.pop_key(key)
             await self._close_unattended(conv)
+        if self.receipts is not None:
+            await self.receipts.close_all()
 
     # ==== Telegram calls ====
     async def _say(

@@ -106,7 +106,12 @@ class Renderer:
 
     # --- screens ---
     def language_screen(
-        self, nonce: str, languages: Sequence[str], preselect: str | None
+        self,
+        nonce: str,
+        languages: Sequence[str],
+        preselect: str | None,
+        *,
+        followup: bool = False,
     ) -> Screen:
         order = list(languages)
         if preselect in order:
@@ -120,6 +125,9 @@ class Renderer:
             ]
             for lang in order
         ]
+        if followup:  # receipts: come back to an earlier report with its code
+            label = self.ui_text(order[0], "ui.button.reported_before")
+            rows.append([self.button(label, encode(Op.FOLLOWUP, nonce, order[0]))])
         rows.append([self.button(self.ui_text(order[0], "ui.button.exit"), encode(Op.EXIT, nonce))])
         # The prompt is written in all three languages in every file; show the preselected one's.
         return Screen(self.ui_text(order[0], "ui.language.prompt"), InlineKeyboardMarkup(rows))

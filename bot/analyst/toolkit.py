@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from tqdm import tqdm
 
@@ -312,6 +312,9 @@ class Report:
     answers: list[AnswerRecord] = field(default_factory=list)
     attachments: list[AttachmentRecord] = field(default_factory=list)
     others: list[OtherRecord] = field(default_factory=list)
+    reply_key: str | None = None  # receipts: what replies to this report are sealed to
+    follows: str | None = None  # a follow-up: the report it adds to
+    followups: list[Report] = field(default_factory=list)  # follow-ups linked to this report
 
 
 @dataclass
@@ -448,6 +451,7 @@ def _assemble(
         valid = set(manifest.slots) if manifest is not None else None
         if manifest is not None:
             rep.status = manifest.status
+            rep.reply_key = manifest.reply_key
         first_head = (
             manifest.head
             if manifest is not None
@@ -487,7 +491,38 @@ def _assemble(
                     f"report {rep.report}: {len(missing)} answer(s) listed by its manifest "
                     "are in no digest given"
                 )
-    return sorted(reports.values(), key=lambda r: (min(r.digests, default=0), r.report))
+    ordered = sorted(reports.values(), key=lambda r: (min(r.digests, default=0), r.report))
+    return _link_followups(ordered, result.notices)
+
+
+FOLLOWUP_KIND: Final = "followup"
+
+
+def _link_followups(reports: list[Report], notices: list[str]) -> list[Report]:
+    """Attach each follow-up (its records name the report they add to) to that report.
+
+    A follow-up whose report is in none of the digests given stays on its own, with ``follows``.
+    """
+    by_id = {r.report: r for r in reports}
+    kept: list[Report] = []
+    for rep in reports:
+        targets = {str(o.fields.get("follows")) for o in rep.others if o.kind == FOLLOWUP_KIND}
+        if len(targets) != 1:
+            if targets:
+                notices.append(f"report {rep.report}: follow-up records name several reports")
+            kept.append(rep)
+            continue
+        rep.follows = targets.pop()
+        target = by_id.get(rep.follows)
+        if target is None or target.follows is not None:
+            notices.append(
+                f"follow-up {rep.report} adds to report {rep.follows}, which is in none of the "
+                "digests given: shown on its own"
+            )
+            kept.append(rep)
+            continue
+        target.followups.append(rep)
+    return kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -629,29 +664,8 @@ def write_output(
         if flow is None:
             unknown_versions.add((rep.flow, rep.flow_version))
         label = _labeller(flow, lang)
-        files: dict[str, str] = {}
-        attachments = []
-        for att in rep.attachments:
-            folder = attach_root / rep.report
-            _private_dir(folder)
-            ext = _EXTENSIONS.get(att.mime, ".bin")
-            target = folder / f"{att.head.slot:05d}-{att.ref}{ext}"
-            _write_private(target, att.data)
-            result.files_written.append(target)
-            rel = target.relative_to(out_dir).as_posix()
-            files[att.ref] = rel
-            attachments.append(
-                {
-                    "question": att.question,
-                    "slot": att.head.slot,
-                    "ref": att.ref,
-                    "media": att.media,
-                    "mime": att.mime,
-                    "size": len(att.data),
-                    "metadata": att.metadata,
-                    "file": rel,
-                }
-            )
+        files, attachments = _write_attachments(rep, out_dir, result)
+        followups = [_followup_doc(f, out_dir, result) for f in rep.followups]
         order = _question_order(flow, rep)
         answers = []
         cells: dict[str, str] = {}
@@ -682,7 +696,11 @@ def write_output(
             "days": sorted(d.isoformat() for d in rep.days),
             "answers": answers,
             "attachments": attachments,
-            "other_records": [dict(o.fields) for o in rep.others],
+            "other_records": [dict(o.fields) for o in rep.others if o.kind != FOLLOWUP_KIND],
+            "reply_key": rep.reply_key,
+            "followups": followups,
+            "follows": rep.follows,  # a follow-up whose report is not among the digests given
+            "items": _followup_items(rep, files) if rep.follows else [],
         }
         jsonl.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
         columns, rows = tables.setdefault(rep.flow, ([], []))
@@ -698,6 +716,9 @@ def write_output(
                 "lang": rep.lang,
                 "labels": labels_note,
                 **cells,
+                "followups": " | ".join(
+                    item["text"] for f in followups for item in f["items"] if item["text"]
+                ),
             }
         )
     target = out_dir / REPORTS_JSONL
@@ -706,6 +727,7 @@ def write_output(
     for flow_id, (columns, rows) in sorted(tables.items()):
         buffer = io.StringIO()
         head = ["report", "status", "days", "flow_version", "lang", "labels", *columns]
+        head.append("followups")
         writer = csv.DictWriter(buffer, fieldnames=head, lineterminator="\n")
         writer.writeheader()
         for row in rows:
@@ -719,6 +741,76 @@ def write_output(
             "its reports show raw ids (pass --flows with that version for labels)"
         )
     _write_ledger(out_dir, verify_key, result.verify.accepted)
+
+
+def _write_attachments(
+    rep: Report, out_dir: Path, result: OpenResult
+) -> tuple[dict[str, str], list[dict[str, object]]]:
+    """Write a report's attachments; (ref -> relative path, their JSON descriptions)."""
+    files: dict[str, str] = {}
+    attachments: list[dict[str, object]] = []
+    for att in rep.attachments:
+        folder = out_dir / ATTACHMENTS_DIR / rep.report
+        _private_dir(folder)
+        ext = _EXTENSIONS.get(att.mime, ".bin")
+        target = folder / f"{att.head.slot:05d}-{att.ref}{ext}"
+        _write_private(target, att.data)
+        result.files_written.append(target)
+        rel = target.relative_to(out_dir).as_posix()
+        files[att.ref] = rel
+        attachments.append(
+            {
+                "question": att.question,
+                "slot": att.head.slot,
+                "ref": att.ref,
+                "media": att.media,
+                "mime": att.mime,
+                "size": len(att.data),
+                "metadata": att.metadata,
+                "file": rel,
+            }
+        )
+    return files, attachments
+
+
+def _followup_doc(f: Report, out_dir: Path, result: OpenResult) -> dict[str, Any]:
+    """A follow-up as part of the report it adds to: what was added, in order, and its files."""
+    files, attachments = _write_attachments(f, out_dir, result)
+    return {
+        "report": f.report,
+        "status": f.status,
+        "lang": f.lang,
+        "digests": sorted(f.digests),
+        "days": sorted(d.isoformat() for d in f.days),
+        "items": _followup_items(f, files),
+        "attachments": attachments,
+    }
+
+
+def _followup_items(f: Report, files: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What a follow-up added (texts, files), in the order it was sent."""
+    items: list[dict[str, Any]] = []
+
+    def order(o: OtherRecord) -> tuple[int, int]:
+        n = o.fields.get("n")
+        return (
+            n if isinstance(n, int) and not isinstance(n, bool) else 0,
+            o.head.slot if o.head is not None else -1,
+        )
+
+    for other in sorted(f.others, key=order):
+        content = other.fields.get("content")
+        if other.kind != FOLLOWUP_KIND or not isinstance(content, dict):
+            continue
+        items.append(
+            {
+                "n": other.fields.get("n"),
+                "slot": other.head.slot if other.head is not None else None,
+                "content": content,
+                "text": render_answer(FOLLOWUP_KIND, content, lambda _q, cid: cid, files),
+            }
+        )
+    return items
 
 
 def _question_order(flow: Flow | None, rep: Report) -> dict[str, int]:
