@@ -269,6 +269,7 @@ class DigestService:
         self._clock = clock
         self.next_close: datetime | None = None
         self._close_lock = asyncio.Lock()
+        self._delivery: asyncio.Task[RoundReport] | None = None
 
     async def close_if_due(self) -> list[int]:
         """Close a digest if the schedule says so; returns the sequence numbers closed."""
@@ -284,15 +285,19 @@ class DigestService:
             return [c.seq for c in closed]
 
     async def tick(self, bot: Bot) -> RoundReport:
+        """Close if due, then one delivery round (what the job does, awaited: for tests)."""
         await self.close_if_due()
         return await self.sender.deliver(bot)
 
     async def job(self, context: Any) -> None:
-        """The job queue's callback (``context.bot`` is the Application's bot)."""
-        try:
-            await self.tick(context.bot)
-        except TelegramError as exc:  # pragma: no cover - deliver() handles Telegram errors
-            log.warning("digest_tick_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+        """The job queue's callback: close if due, then start a delivery round in the
+        background (an upload may outlast the job's interval; the job itself returns at once,
+        so the scheduler never skips a run). ``context.bot`` is the Application's bot."""
+        await self.close_if_due()
+        if self._delivery is None or self._delivery.done():
+            self._delivery = context.application.create_task(
+                self.sender.deliver(context.bot), name="digest-delivery"
+            )
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,21 +3,27 @@ sent to the running bot binds the channel while reporters typing the same digits
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
+from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from bot.analyst.channel import read_challenge
 from bot.app import Deps, build_application
-from bot.channel import ChannelChecker, ChannelVerifier
-from bot.delivery import TICK_SECONDS
+from bot.channel import ChannelChecker, ChannelVerifier, key_fingerprints
+from bot.delivery import TICK_SECONDS, build_service
 from bot.keys import BotSigningKey, Recipients
+from storage.base import ChannelBinding, DigestState
 from storage.memory import MemoryReportStore
 from tests.bot_support import make_settings, running_bot, shipped_flow, shipped_ui
 from tests.botclient import FakeTelegram, RecordingRequest, texts_of
 from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, FakeChannelApi, make_bot
-from tests.digest_support import make_keys
+from tests.digest_support import Clock, make_keys
 
 
 async def test_the_application_runs_the_digest_job_when_it_can_sign(tmp_path: Path) -> None:
@@ -92,3 +98,37 @@ async def test_an_analyst_answers_the_challenge_to_the_running_bot(tmp_path: Pat
         binding = await harness.store.channel_binding()
         assert binding is not None
         assert binding.channel_id == CHANNEL_ID
+
+
+async def test_the_job_closes_on_its_schedule_and_posts_in_the_background(tmp_path: Path) -> None:
+    keys = make_keys()
+    clock = Clock()
+    store = MemoryReportStore()
+    await store.set_channel_binding(
+        ChannelBinding(CHANNEL_ID, key_fingerprints(keys.recipients), date(2026, 3, 1))
+    )
+    settings = make_settings(
+        tmp_path / "data", channel_id=CHANNEL_ID, channel_admin_ids=ANALYST_IDS
+    )
+    service = build_service(
+        settings, store, keys.recipients, keys.signing, clock=clock.wall, monotonic=clock.monotonic
+    )
+    api = FakeChannelApi(admins=list(ANALYST_IDS))
+    tasks: list[asyncio.Task[object]] = []
+
+    def create_task(
+        coro: Coroutine[Any, Any, object], name: str | None = None
+    ) -> asyncio.Task[object]:
+        task = asyncio.create_task(coro, name=name)
+        tasks.append(task)
+        return task
+
+    async with make_bot(api) as bot:
+        context = SimpleNamespace(bot=bot, application=SimpleNamespace(create_task=create_task))
+        await service.job(context)  # schedules the first close (06:00 + jitter)
+        assert await store.list_digests() == []
+        clock.advance(7 * 3600)
+        await service.job(context)
+        await asyncio.gather(*tasks)
+    assert [p.file_name for p in api.posted] == ["000001.bin"]
+    assert [d.state for d in await store.list_digests()] == [DigestState.POSTED]
