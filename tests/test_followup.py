@@ -567,3 +567,35 @@ async def test_each_wrong_code_is_answered_only_after_a_pause(tmp_path: Path) ->
         await owner.send("не код")
         await owner.send(code.display())
         assert pauses == [2.5]  # the wrong code only: not the malformed one, not the right one
+
+
+async def test_ill_fitting_input_during_a_followup_gets_the_usual_calm_answers(
+    tmp_path: Path,
+) -> None:
+    async with receipt_bot(tmp_path) as bot:
+        client = bot.client(language_code="ru")
+        await report(client)
+        code = shown_code(client)
+        await client.send("/followup")
+        # a file where the code is expected
+        assert texts_of(await client.send_photo(jpeg_with_gps())) == [
+            bot.ui("ru", "ui.error.expected_text")
+        ]
+        await client.send(code.display())
+        assert texts_of(await client.send_sticker()) == [bot.ui("ru", "ui.error.unsupported_input")]
+        assert texts_of(await client.send_document(b"MZ\x90\x00", "application/x-msdownload")) == [
+            bot.ui("ru", "ui.error.wrong_media_kind")
+        ]
+        assert texts_of(await client.send("\u202e\u200b")) == [
+            bot.ui("ru", "ui.error.expected_text")
+        ]
+        assert texts_of(await client.send("а" * 4001)) == [bot.ui("ru", "ui.error.too_long")]
+        assert texts_of(await client.send_voice(b"OggS\x00\x02" + b"\x11" * 500)) == [
+            bot.ui("ru", "ui.followup.received")
+        ]
+        before = set(await bot.store.ready_reports())
+        await press(client, Op.FOLLOWUP_SEND)
+        [followup] = set(await bot.store.ready_reports()) - before
+        stored = await bot.store.load_report(followup)
+        assert len(stored.attachments) == 1  # the voice note, nothing refused was kept
+        assert len(stored.answers) == 1
