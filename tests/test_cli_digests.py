@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 
 from bot.channel import Check, key_fingerprints
 from bot.cli import _register, cli
@@ -36,7 +37,7 @@ def _settings(tmp_path: Path, keys: Keys) -> Settings:
         write_private_file(tmp_path / "bot.key", keys.signing.file_bytes())
     return Settings(
         _env_file=None,
-        token=TOKEN,
+        token=SecretStr(TOKEN),
         api_url="http://bot-api.test",
         data_dir=tmp_path / "data",
         analyst_public_keys=(pub,),
