@@ -437,6 +437,7 @@ class ChannelVerifier:
             or user.id not in self.allowed_admins
             or not message.text
             or normalise_code(message.text) is None
+            or not self.path.exists()  # no handshake waiting: nothing to take
         ):
             return
         outcome = await self.answer(message.text)

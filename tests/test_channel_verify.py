@@ -203,10 +203,15 @@ async def test_only_an_allowed_account_can_answer_and_reporters_are_untouched(
     keys = make_keys()
     store, checker, verifier = _parts(tmp_path, keys)
     api = FakeChannelApi(admins=list(ANALYST_IDS))
-    await _start(api, checker, verifier, keys)
-    (code,) = _codes(api, keys)
     replies = _Replies()
     context = cast(ContextTypes.DEFAULT_TYPE, type("Ctx", (), {"bot": replies})())
+    async with make_bot(api) as bot:
+        # No handshake waiting: even an allowed account's digits go on to the normal handlers.
+        digits = _private_text(bot, ANALYST_IDS[0], format_code("1" * 20))
+        await verifier.handle_update(digits, context)
+        assert replies.sent == []
+    await _start(api, checker, verifier, keys)
+    (code,) = _codes(api, keys)
     async with make_bot(api) as bot:
         # A reporter (not on the list) typing the very code: handed on to the reporters' flow.
         await verifier.handle_update(_private_text(bot, 5_550_001, code), context)
