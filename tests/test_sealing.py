@@ -22,6 +22,7 @@ from bot.keys import MAX_RECIPIENTS, BotSigningKey, Recipients
 from bot.sealing import (
     DIGEST_ENTRY_BUCKETS,
     DIGEST_SIZE_BUCKETS,
+    ENVELOPE_PREFIX_BYTES,
     MAX_ATTACHMENT_BYTES,
     PAD_BUCKETS,
     AttachmentTooLargeError,
@@ -87,12 +88,22 @@ def test_answer_opens_with_each_analyst_key_alone_and_with_no_other(
 
 
 def test_key_with_a_forged_matching_id_cannot_open(team: Team, ctx: ReportContext) -> None:
-    """Carol rewrites her key id into Alice's slot: the sealed key still does not open."""
-    envelope = bytearray(seal_answer(team.recipients, ctx, slot=0, question="q", answer={}))
-    position = bytes(envelope).index(team.alice.key_id)
-    envelope[position : position + 8] = team.carol.key_id
+    """Carol rewrites her key id into Alice's slot: the sealed key still does not open.
+
+    The header stays well formed (pairs re-sorted by key id), so the refusal comes from the
+    cryptography, not from the format check that a random id order would trip first.
+    """
+    envelope = seal_answer(team.recipients, ctx, slot=0, question="q", answer={})
+    parsed = parse_envelope(envelope)
+    pairs = sorted(
+        (team.carol.key_id if kid == team.alice.key_id else kid, sealed)
+        for kid, sealed in parsed.recipients
+    )
+    header = parsed.header[:ENVELOPE_PREFIX_BYTES] + b"".join(k + s for k, s in pairs)
+    forged = header + envelope[len(parsed.header) :]
+    assert parse_envelope(forged).recipients == tuple(pairs)
     with pytest.raises(OpenError):
-        open_envelope(bytes(envelope), [team.carol])
+        open_envelope(forged, [team.carol])
 
 
 def test_every_record_kind_round_trips_and_reads_typed(team: Team, ctx: ReportContext) -> None:
