@@ -13,8 +13,16 @@ $(STAMP): requirements-dev.lock pyproject.toml scripts/install.sh
 	PYTHON=$(PYTHON) sh scripts/install.sh dev $(VENV)
 	@touch $(STAMP)
 
+# In a terminal: the questionnaire, interactively. Without one (a script, CI, `make demo </dev/null`):
+# the shipped example answers, so the round trip still runs from end to end.
+DEMO_ANSWERS := tests/golden/answers/worker_report_full.yaml
 demo: $(STAMP)
-	$(BIN)/reportbot demo $(ARGS)
+	@if [ -t 0 ] || [ -n "$(ARGS)" ]; then \
+		$(BIN)/reportbot demo $(ARGS); \
+	else \
+		echo "No terminal on stdin: answering with $(DEMO_ANSWERS) (run 'make demo' in a terminal to answer yourself)."; \
+		$(BIN)/reportbot demo --lang en --year 2026 --answers $(DEMO_ANSWERS) --data demo-data; \
+	fi
 
 test: lint types flows-check pytest
 
