@@ -47,7 +47,14 @@ class ErrorReporter:
         user = update.effective_user
         if chat is None or chat.type != ChatType.PRIVATE:
             return
-        lang = guess_language(user.language_code if user else None, self.languages)
+        # The types say int and str, but PTB does not check JSON it parses: an update Telegram
+        # never sends (ids of the wrong type, found by the fuzz suite) has nobody to answer, and
+        # touching it again would only raise inside this handler.
+        ids: tuple[object, ...] = (chat.id, user.id if user is not None else 0)
+        if not all(isinstance(value, int) for value in ids):
+            return
+        code: object = user.language_code if user is not None else None
+        lang = guess_language(code if isinstance(code, str) else None, self.languages)
         text = self.render.ui_text(lang, "ui.error.internal", incident=incident)
         try:
             sent = await context.bot.send_message(
