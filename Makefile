@@ -50,9 +50,9 @@ PROOF_PYTEST = PROOF_SCALE=$(PROOF_SCALE) $(BIN)/pytest -q -p no:cacheprovider -
 fuzz: $(STAMP)
 	$(PROOF_PYTEST) tests/test_proof_fuzz.py tests/test_flow_check.py
 crash: $(STAMP)
-	$(PROOF_PYTEST) tests/test_storage_durability.py tests/test_proof_faults.py
+	$(PROOF_PYTEST) tests/test_storage_durability.py tests/test_digest_delivery_faults.py tests/test_proof_faults.py
 canary: $(STAMP)
-	$(PROOF_PYTEST) tests/test_bot_canary.py tests/test_storage_canary.py tests/test_proof_canary.py
+	$(PROOF_PYTEST) tests/test_bot_canary.py tests/test_storage_canary.py tests/test_bot_logging.py tests/test_proof_canary.py
 
 # pip-audit over requirements.lock, for deployers whose machine reaches a vulnerability database
 # (pypi.org, or api.osv.dev with AUDIT_ARGS='-s osv'). Not run in CI (it cannot reach one). It

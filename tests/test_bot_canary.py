@@ -22,7 +22,8 @@ from storage.base import ReportId
 from storage.errors import StorageError
 from tests.bot_support import TEST_TOKEN, running_bot, tap, walk
 from tests.botclient import BotApiError
-from tests.storage_support import find_leaks
+from tests.proof_support import report as proof_report
+from tests.storage_support import files_under, find_leaks
 from tests.test_bot_conversation import jpeg_with_gps
 
 USER_ID = 7_319_426_585_123
@@ -153,3 +154,16 @@ async def test_no_canary_in_logs_files_or_error_reports_at_debug(
     for notice in notices:
         for marker in MARKERS:
             assert marker not in notice.params["text"]
+    found = find_leaks(data_dir, [*MARKERS, CAPTION]) + [
+        ("log", m) for m in MARKERS if m in written
+    ]
+    proof_report(
+        "canary-bot-debug",
+        log_records_scanned=len(capture.records),
+        log_lines_scanned=len(written.splitlines()),
+        files_scanned=len(files_under(data_dir)),
+        injected_errors=2,
+        markers=len(MARKERS) + 1,
+        markers_found=len(found),
+    )
+    assert found == []

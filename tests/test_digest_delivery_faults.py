@@ -35,6 +35,7 @@ from tests.digest_support import (
     open_files,
     save_posted,
 )
+from tests.proof_support import report
 
 TOTAL_REPORTS = 36
 FAULT_RATE = 0.3
@@ -178,3 +179,12 @@ async def test_every_report_arrives_exactly_once_through_faults_and_kills(
     assert set(texts) == expected
     assert set(texts.values()) == {1}, "every answer exactly once"
     assert sorted(len(r.answers) for r in result.reports) == [2] * len(world.created)
+    report(
+        f"digest-faults-seed-{seed}",
+        faults_injected=sum(world.api.faults.values()),
+        kills_survived=sum(world.kills.values()),
+        posted_twice=len(names) - len(set(names)),
+        reports_delivered_once=len(result.reports),
+        reports_lost=len(world.created) - len(result.reports),
+        sequence_gaps=len(result.verify.missing),
+    )

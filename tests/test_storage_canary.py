@@ -31,6 +31,7 @@ from bot.sealing import (
 )
 from storage import ReportId, ReportState, RetentionPolicy, SqliteReportStore, run_retention
 from storage.schema import DB_FILENAME
+from tests.proof_support import report
 from tests.storage_support import FakeDay, files_under, find_leaks
 
 FLOW_VERSION = "0123456789abcdef"
@@ -203,6 +204,14 @@ async def test_no_reporter_text_or_identity_reaches_any_file_and_deleted_bytes_a
     assert "retention: deleted 1 reports" in logged
     for marker in [*identity.values(), *answers.values(), kept_id, discarded_id, delivered_id]:
         assert marker not in logged
+    report(
+        "canary-storage",
+        files_scanned=len(files_under(data_dir)),
+        markers=len(markers),
+        deleted_ciphertexts_checked=len(deleted_ciphertexts),
+        markers_found=len(find_leaks(data_dir, markers)),
+        deleted_bytes_found=len(_remnants(data_dir, deleted_ciphertexts)),
+    )
 
 
 def test_the_leak_scanner_finds_a_marker_in_every_encoding(tmp_path: Path) -> None:

@@ -30,11 +30,12 @@ import pytest
 from nacl.secret import SecretBox
 
 from storage import ReportId, ReportState, SqliteReportStore, schema
+from tests.proof_support import report, scaled
 from tests.storage_crash_writer import answer_plaintext
 
 ROOT = Path(__file__).resolve().parent.parent
-KILLS = 25
-BUDGET_SECONDS = 40.0
+KILLS = scaled(25)
+BUDGET_SECONDS = 40.0 * (KILLS / 25)
 
 
 def _run_and_kill(data_dir: Path, key: bytes, rng: random.Random) -> list[str]:
@@ -129,6 +130,13 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_report(tmp_path: 
                 digests[int(rest[0])] = set(rest[1:])
         _, open_count = await _check(data_dir, box, acked, digests)
         torn += open_count
+    report(
+        "storage-sigkill",
+        kills_survived=kills,
+        reports_acknowledged=len(acked),
+        kills_inside_a_write=hot_journals,
+        torn_reports_left_open=torn,
+    )
     assert kills >= 20, f"only {kills} kills fitted in the time budget"
     assert len(acked) >= 200, f"only {len(acked)} reports acknowledged: the kills came too early"
     # the kills landed while reports were being written, not only between them

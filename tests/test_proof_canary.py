@@ -1,0 +1,213 @@
+"""Proof suite: canaries through the deployed shape of the bot, at DEBUG.
+
+``reportbot run`` runs as its own process, logging at DEBUG, against a fake Bot API over HTTP
+(``tests/fake_bot_api_server.py``). A reporter whose Telegram id, username, first and last name
+are unique marker strings writes marker answers (typed place, own words, a photo with a marker
+caption), submits, starts again and presses /panic. Then the operator's commands run on the same
+data: ``reportbot db backup``, ``reportbot db check`` and ``reportbot doctor --quick``.
+
+Scanned afterwards, in every encoding the code could have used (UTF-8, UTF-16, hex, base64; see
+``tests.storage_support.encodings_of``): every line every one of those processes wrote (stdout
+and stderr), every file under the data directory (database, journal, anything else), and the
+backup. The bot token's secret half is a marker too. Markers found must be 0; the counts line
+says how much was looked at. The in-process canaries (``tests/test_bot_canary.py``: every log
+record with its arguments and exception; ``tests/test_storage_canary.py``: deletion really
+erases) complete the suite (``make canary``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.analyst.keys import AnalystSecretKey
+from bot.keys import new_bot_key
+from handlers.callbacks import Op
+from storage.base import ReportState
+from storage.sqlite import open_store
+from tests.bot_support import FLOW_PATH, LOCALES, TEST_TOKEN, tap, walk
+from tests.botclient import JSON, FakeTelegram, Person, ReporterClient
+from tests.fake_bot_api_server import FakeBotApiServer
+from tests.proof_support import report
+from tests.storage_support import encodings_of, files_under, find_leaks
+from tests.test_bot_conversation import jpeg_with_gps
+
+REPORTBOT = Path(sys.executable).parent / "reportbot"
+
+USER_ID = 6_660_421_337_771
+USERNAME = "canary_proof_user"
+FIRST = "CanaryProofFirst"
+LAST = "CanaryProofLast"
+PLACE = "CanaryProofPlace"
+WORDS = "CanaryProofWords 보위원이 려권을 가지고 있습니다"
+CAPTION = "CanaryProofCaption"
+TOKEN_SECRET = TEST_TOKEN.split(":")[1]
+MARKERS = [str(USER_ID), USERNAME, FIRST, LAST, PLACE, "CanaryProofWords", CAPTION, TOKEN_SECRET]
+
+
+async def settle(
+    server: FakeBotApiServer, before: int, quiet: float = 0.2, within: float = 15.0
+) -> None:
+    """Wait until the bot has answered (a call after ``before``), then made none for ``quiet``."""
+    deadline = time.monotonic() + within
+    while len(server.telegram.calls) <= before:
+        if time.monotonic() > deadline:
+            raise AssertionError("the bot did not answer")
+        await asyncio.sleep(0.02)
+    seen = -1
+    while time.monotonic() < deadline:
+        count = len(server.telegram.calls)
+        if count == seen:
+            return
+        seen = count
+        await asyncio.sleep(quiet)
+    raise AssertionError("the bot never went quiet")
+
+
+async def _cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        str(REPORTBOT),
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode or 0, out.decode("utf-8", errors="replace")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_no_marker_in_any_output_or_file_of_the_deployed_bot_at_debug(
+    tmp_path: Path,
+) -> None:
+    telegram = FakeTelegram(TEST_TOKEN)
+    server = FakeBotApiServer(telegram)
+    url = await server.start()
+    keys = tmp_path / "keys"
+    _, bot_key, _ = new_bot_key(keys)
+    analyst = AnalystSecretKey.generate()
+    pub = keys / "analyst.pub"
+    pub.write_text(analyst.public.token() + "\n")
+    data_dir = tmp_path / "data"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "REPORTBOT_TOKEN": TEST_TOKEN,
+        "REPORTBOT_API_URL": url,
+        "REPORTBOT_DATA_DIR": str(data_dir),
+        "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),
+        "REPORTBOT_BOT_SIGNING_KEY": str(bot_key),
+        "REPORTBOT_FLOW": str(FLOW_PATH),
+        "REPORTBOT_LOCALES_DIR": str(LOCALES),
+        "REPORTBOT_LOG_LEVEL": "DEBUG",
+        "REPORTBOT_MESSAGES_PER_MINUTE": "600",  # the walk is faster than any person
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(REPORTBOT),
+        "run",
+        "--env-file",
+        str(tmp_path / "absent.env"),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+    async def deliver(update: JSON) -> None:
+        before = len(telegram.calls)
+        await server.deliver(update)
+        await settle(server, before)
+
+    try:
+        await server.wait_for("setMyCommands", 4, within=30)
+        person = Person(USER_ID, FIRST, LAST, USERNAME, "ru")
+        client = ReporterClient(None, telegram, person, transport=deliver)
+        await client.send("/start")
+        await client.click("Русский")
+        await walk(
+            client,
+            {
+                "about": [("choose", "me")],
+                "site": [("choose", "construction")],
+                "place": [("text", PLACE)],
+                "more": [("text", WORDS)],
+            },
+            stop_at="evidence",
+        )
+        file_id, unique = telegram.add_file(jpeg_with_gps(), "photos")
+        photo = {"file_id": file_id, "file_unique_id": unique, "width": 32, "height": 24}
+        await client.send_message(
+            {"photo": [{**photo, "file_size": 900}], "caption": CAPTION}, "photo"
+        )
+        await tap(client, Op.DONE, "evidence")
+        await walk(client, {})
+        await tap(client, Op.SUBMIT)
+        await client.send("/start")
+        await client.send("/panic")
+        assert telegram.unexpected == []
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await server.stop()
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    outputs = {
+        "run stdout": (await proc.stdout.read()).decode("utf-8", errors="replace"),
+        "run stderr": (await proc.stderr.read()).decode("utf-8", errors="replace"),
+    }
+    assert proc.returncode == 0, outputs["run stderr"][-2000:]
+    assert '"event":"bot_started"' in outputs["run stderr"]
+
+    # What the bot stored is real: one complete report that opens with the marker answers.
+    async with open_store(data_dir) as store:
+        ready = await store.ready_reports()
+        assert len(ready) == 1
+        stored = await store.load_report(ready[0])
+    assert stored.state is ReportState.COMPLETE
+    assert len(stored.attachments) == 1
+
+    backup = tmp_path / "backups" / "reports-backup.sqlite3"
+    backup.parent.mkdir()
+    for name, args in {
+        "db backup": ("db", "backup", str(backup), "--data", str(data_dir)),
+        "db check": ("db", "check", "--data", str(data_dir)),
+        "doctor": ("doctor", "--quick", "--env-file", str(tmp_path / "absent.env")),
+    }.items():
+        code, out = await _cli(*args, env=env, cwd=tmp_path)
+        assert code == 0, (name, out[-1500:])
+        outputs[name] = out
+
+    lines = sum(len(text.splitlines()) for text in outputs.values())
+    found: list[tuple[str, str]] = []
+    for name, text in outputs.items():
+        raw = text.encode("utf-8")
+        for marker in [*MARKERS, WORDS]:
+            if any(form in raw for form in encodings_of(marker)):
+                found.append((name, marker))
+    scanned = files_under(data_dir) + files_under(backup.parent)
+    found += find_leaks(data_dir, [*MARKERS, WORDS])
+    found += find_leaks(backup.parent, [*MARKERS, WORDS])
+    report(
+        "canary-deployed",
+        log_lines_scanned=lines,
+        files_scanned=len(scanned),
+        bytes_scanned=sum(p.stat().st_size for p in scanned),
+        markers=len(MARKERS) + 1,
+        forms_per_marker=len(encodings_of(PLACE)),
+        markers_found=len(found),
+    )
+    assert found == []
+    assert lines > 20
+    assert len(scanned) >= 2
