@@ -132,6 +132,23 @@ def guess_language(code: str | None, languages: Sequence[str]) -> str:
     return languages[0]
 
 
+def _update_kind(update: Update) -> str:
+    """What arrived, as a word for the DEBUG log (never its content)."""
+    if update.callback_query is not None:
+        return "button"
+    if update.edited_message is not None:
+        return "edited"
+    msg = update.message
+    if msg is None:
+        return "other"
+    if msg.text is not None:
+        return "command" if msg.text.startswith("/") else "text"
+    for kind in ("photo", "voice", "video", "video_note", "audio", "document", "sticker"):
+        if getattr(msg, kind):
+            return kind
+    return "other"
+
+
 class ReporterChats:
     """Every private conversation; one instance per Application."""
 
@@ -178,6 +195,17 @@ class ReporterChats:
     ) -> None:
         verdict = self.limits.message(user_id)
         conv = self.conversations.get(user_id)
+        log.debug(
+            "update",
+            extra={
+                "fields": {
+                    "kind": _update_kind(update),
+                    "verdict": verdict.value,
+                    "open": conv is not None,
+                    "conversations": len(self.conversations),
+                }
+            },
+        )
         if verdict is Verdict.DROP:
             if conv is not None and update.message is not None:
                 conv.record(update.message.message_id)
@@ -414,6 +442,16 @@ class ReporterChats:
         if conv.state is None:  # pragma: no cover - callers check
             return
         new_state, outputs = step(self.flow, conv.state, event)
+        log.debug(
+            "engine_step",
+            extra={
+                "fields": {
+                    "event": type(event).__name__,
+                    "outputs": ",".join(type(o).__name__ for o in outputs),
+                    "phase": new_state.phase.value,
+                }
+            },
+        )
         # 1. Keep first: nothing is shown as done before it is committed.
         for out in outputs:
             if isinstance(out, Accepted):
@@ -731,6 +769,7 @@ class ReporterChats:
 
     async def _delete(self, turn: Turn, ids: Sequence[int]) -> None:
         unique = sorted(set(ids))
+        log.debug("erase", extra={"fields": {"messages": len(unique)}})
         for start in range(0, len(unique), DELETE_BATCH):
             batch = unique[start : start + DELETE_BATCH]
             try:

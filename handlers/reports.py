@@ -11,6 +11,7 @@ The qid -> slot map lives in the conversation (memory only) and is wiped with it
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from bot import sealing
 from bot.flow import AnswerValue, Flow, MediaKind
 from bot.keys import Recipients
 from storage.base import MAX_SLOT, ReportId, ReportState, ReportStore
+
+log = logging.getLogger("handlers.reports")
 
 _STATUS = {
     ReportState.COMPLETE: sealing.ReportStatus.COMPLETE,
@@ -78,6 +81,7 @@ class ReportWriter:
             self.recipients, self._context(draft), slot=slot, question=qid, answer=answer
         )
         await self.store.put_answer(draft.report_id, slot, envelope)
+        log.debug("answer_sealed", extra={"fields": {"bytes": len(envelope)}})
         old = draft.answer_slots.get(qid)
         draft.answer_slots[qid] = slot
         if old is not None:
@@ -108,6 +112,7 @@ class ReportWriter:
             mime=mime_type or "application/octet-stream",
         )
         await self.store.put_attachment(draft.report_id, slot, envelope)
+        log.debug("attachment_sealed", extra={"fields": {"kind": str(kind)}})
         draft.attachment_slots[ref] = slot
         return ref
 
@@ -139,6 +144,7 @@ class ReportWriter:
             reply_key=reply_key,
         )
         await self.store.close_report(draft.report_id, state, manifest)
+        log.debug("report_closed", extra={"fields": {"state": state.value, "slots": len(slots)}})
 
     async def discard(self, draft: ReportDraft) -> None:
         await self.store.discard_report(draft.report_id)

@@ -9,7 +9,9 @@ through the flow by the buttons actually on screen.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from bot.app import App, BotRuntime, Deps, build_application, runtime_of
 from bot.flow import Flow
 from bot.flow_loader import load_flow, load_ui_texts
 from bot.keys import Recipients
+from bot.logging_setup import OWN_LOGGERS, QUIET_LOGGERS, configure_logging
 from bot.settings import Settings
 from handlers.callbacks import Callback, CallbackError, Op, decode
 from storage.base import ReportState, StoredReport
@@ -38,6 +41,27 @@ FLOW_PATH = ROOT / "flows" / "worker_report.yaml"
 LOCALES = ROOT / "locales"
 
 TEST_TOKEN = "123456789:AAtesttokenCANARYtok3n_abcdefghijklmno"
+
+
+@contextlib.contextmanager
+def logging_configured(level: str, stream: io.StringIO) -> Iterator[None]:
+    """``configure_logging`` for one test; every handler and logger level put back after."""
+    root = logging.getLogger()
+    names = (*OWN_LOGGERS, *QUIET_LOGGERS)
+    saved_handlers, saved_level = list(root.handlers), root.level
+    saved_levels = {name: logging.getLogger(name).level for name in names}
+    configure_logging(level, "json", stream)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
+        for name, old in saved_levels.items():
+            logging.getLogger(name).setLevel(old)
+        logging.captureWarnings(False)
 
 
 @dataclass

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.logging_setup import configure_logging
 from handlers.callbacks import Op
 from storage.base import ReportId
 from storage.errors import StorageError
-from tests.bot_support import TEST_TOKEN, running_bot, tap, walk
+from tests.bot_support import TEST_TOKEN, logging_configured, running_bot, tap, walk
 from tests.botclient import BotApiError
 from tests.proof_support import report as proof_report
 from tests.storage_support import files_under, find_leaks
@@ -60,21 +59,11 @@ def record_text(record: logging.LogRecord) -> str:
 
 @pytest.fixture
 def debug_logs() -> Iterator[tuple[Capture, io.StringIO]]:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
     stream = io.StringIO()
-    configure_logging("DEBUG", "json", stream)
-    capture = Capture()
-    root.addHandler(capture)
-    try:
+    with logging_configured("DEBUG", stream):
+        capture = Capture()
+        logging.getLogger().addHandler(capture)
         yield capture, stream
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
-        logging.captureWarnings(False)
 
 
 async def test_no_canary_in_logs_files_or_error_reports_at_debug(

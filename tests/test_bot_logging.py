@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logging_setup import SafeFormatter, configure_logging, log_exception
+from bot.logging_setup import SafeFormatter, log_exception
+from tests.bot_support import logging_configured
 
 CANARY = "CANARY-Пак-Ённа-4711"
 TOKEN = "123456789:AAtesttokenCANARYtok3n_abcdefghijklmno"
@@ -18,18 +19,8 @@ TOKEN = "123456789:AAtesttokenCANARYtok3n_abcdefghijklmno"
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    configure_logging("DEBUG", "json", stream)
-    try:
+    with logging_configured("DEBUG", stream):
         yield stream
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
-        logging.captureWarnings(False)
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:
