@@ -105,7 +105,7 @@ async def _check(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(int(BUDGET_SECONDS) + 80)
 async def test_sigkill_at_random_moments_loses_no_acknowledged_report(tmp_path: Path) -> None:
     rng = random.Random(secrets.randbits(32))
     key = secrets.token_bytes(SecretBox.KEY_SIZE)
