@@ -6,6 +6,8 @@ Every command reports errors as one clear line and a non-zero exit, never a trac
 
 from __future__ import annotations
 
+import os
+
 import click
 
 
@@ -37,5 +39,8 @@ def _register() -> None:
 
 
 def main() -> None:
+    # python-telegram-bot 22 warns on every RetryAfter unless durations are opted into timedelta;
+    # our code reads both forms (bot.delivery.retry_after_seconds), so opt in for the process.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     _register()
     cli()

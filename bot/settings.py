@@ -117,7 +117,8 @@ class Settings(BaseSettings):
     """Outgoing Bot API calls per second overall (Telegram's limit is about 30)."""
     retry_after_retries: Annotated[int, Field(ge=0, le=20)] = 3
     concurrent_updates: Annotated[int, Field(ge=1, le=1024)] = 32
-    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Days a report's envelopes are kept after the digest carrying them was confirmed posted."""
 
     # --- Analyst channel (issue 6) ----------------------------------------------------------------
     channel_id: int | None = None
