@@ -77,6 +77,25 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def ids_are_numbers(update: Update) -> bool:
+    """Whether the chat id, user id and message id of an update are integers.
+
+    Telegram always sends numbers there, but python-telegram-bot does not check the types of the
+    JSON it parses. An update with anything else (found by the fuzz suite,
+    ``tests/test_proof_fuzz.py``) is dropped before a handler could keep a wrong-typed message id
+    in a conversation, where it would later break that reporter's quick exit.
+    """
+    values: list[object] = []
+    if update.effective_chat is not None:
+        values.append(update.effective_chat.id)
+    if update.effective_user is not None:
+        values.append(update.effective_user.id)
+    message = update.effective_message
+    if message is not None:
+        values.append(message.message_id)
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
 @dataclass(frozen=True)
 class Deps:
     """Everything the Application needs that is not a setting. Built by the caller."""
@@ -110,6 +129,9 @@ class BotRuntime:
     async def dispatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
+            return
+        if not ids_are_numbers(update):
+            log.warning("malformed_update_dropped")
             return
         if chat.type == ChatType.PRIVATE:
             await self.chats.handle(update, context)

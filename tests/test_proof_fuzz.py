@@ -634,3 +634,33 @@ def test_mutated_real_flow_files_load_or_fail_with_flow_load_error_only(tmp_path
     assert escaped == [], escaped[:5]
     assert named == rejected, "every refusal must name at least one problem"
     assert rejected > tried // 2
+
+
+# --- what the fuzz found, pinned down -----------------------------------------------------------
+
+
+async def test_an_update_with_a_text_message_id_cannot_break_a_reporters_quick_exit(
+    tmp_path: Path,
+) -> None:
+    """Found by the fuzz: PTB does not type-check the JSON it parses, so a malformed update for
+    a reporter's own chat could leave a message id that is a string in the conversation, and the
+    reporter's quick exit then failed while sorting the ids to delete."""
+    async with running_bot(tmp_path) as bot:
+        client = bot.client(language_code="ru")
+        await client.send("/start")
+        await client.click("Русский")
+        poisoned: JSON = {
+            "update_id": bot.telegram.next_update_id(),
+            "message": {
+                "message_id": "not-a-number",
+                "date": 1_700_000_000,
+                "chat": {"id": client.chat_id, "type": "private", "first_name": "x"},
+                "from": client.person.as_json(),
+                "text": "hello",
+            },
+        }
+        calls = await client.deliver(poisoned)
+        assert calls == []  # dropped before any handler, and nobody is answered
+        await client.send("/panic")
+        assert bot.runtime.errors.count == 0
+        assert [m for m in client.on_screen() if not m.from_bot] == []
