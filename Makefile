@@ -76,9 +76,9 @@ pytest: $(STAMP)
 # Regenerate the hash-pinned lock files after editing requirements*.in (needs pip-tools).
 lock:
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras -o requirements.lock requirements.in
-	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras -o requirements-dev.lock requirements-dev.in
-	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras -o requirements-build.lock requirements-build.in
+	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock requirements.in
+	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.lock requirements-dev.in
+	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-build.lock requirements-build.in
 
 clean:
 	rm -rf $(VENV) $(AUDIT_VENV) $(INSTALL_CHECK_DIR) .mypy_cache .ruff_cache .pytest_cache
