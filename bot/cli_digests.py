@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
+from bot.cli_run import secrets_dir_or_default, settings_options
+
 if TYPE_CHECKING:
     from telegram import Bot
     from telegram.request import BaseRequest
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from storage.base import ChannelBinding
 
 DATA_DIR_ENV: Final = "REPORTBOT_DATA_DIR"
-DEFAULT_SECRETS_DIR: Final = Path("/run/secrets")
 
 
 def register(cli: click.Group) -> None:
@@ -47,31 +48,12 @@ def register(cli: click.Group) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _settings_options(func: Callable[..., None]) -> Callable[..., None]:
-    func = click.option(
-        "--secrets-dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=None,
-        envvar="REPORTBOT_SECRETS_DIR",
-        help="Directory with one file per secret setting (default: /run/secrets when present).",
-    )(func)
-    return click.option(
-        "--env-file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=Path(".env"),
-        show_default=True,
-        help="Settings file (REPORTBOT_* lines); skipped when it does not exist.",
-    )(func)
-
-
 def _load_settings(env_file: Path, secrets_dir: Path | None) -> Settings:
     from bot.logging_setup import configure_logging
     from bot.settings import SettingsError, load_settings
 
-    if secrets_dir is None and DEFAULT_SECRETS_DIR.is_dir():
-        secrets_dir = DEFAULT_SECRETS_DIR
     try:
-        settings = load_settings(env_file=env_file, secrets_dir=secrets_dir)
+        settings = load_settings(env_file=env_file, secrets_dir=secrets_dir_or_default(secrets_dir))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(settings.log_level, settings.log_format)
@@ -277,7 +259,7 @@ def list_cmd(data_dir: Path) -> None:
 
 @digests.command("resend")
 @click.argument("seq", type=click.IntRange(min=1))
-@_settings_options
+@settings_options
 def resend_cmd(seq: int, env_file: Path, secrets_dir: Path | None) -> None:
     """Post digest SEQ (and its separate documents) to the channel again."""
     from bot.delivery import Outcome
@@ -313,7 +295,7 @@ def channel() -> None:
 
 
 @channel.command("check")
-@_settings_options
+@settings_options
 def check_cmd(env_file: Path, secrets_dir: Path | None) -> None:
     """Run every check the bot runs before posting, and say which one fails."""
 
@@ -338,7 +320,7 @@ def check_cmd(env_file: Path, secrets_dir: Path | None) -> None:
 
 
 @channel.command("verify")
-@_settings_options
+@settings_options
 def verify_cmd(env_file: Path, secrets_dir: Path | None) -> None:
     """Post one challenge per analyst key; each analyst sends its code back to the bot."""
     settings = _load_settings(env_file, secrets_dir)

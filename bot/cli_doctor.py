@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli_run import DEFAULT_SECRETS_DIR
+from bot.cli_run import secrets_dir_or_default, settings_options
 
 
 def register(cli: click.Group) -> None:
@@ -20,20 +20,7 @@ def register(cli: click.Group) -> None:
 
 @click.command("doctor")
 @click.option("--quick", is_flag=True, help="Skip the checks that call Telegram (health check).")
-@click.option(
-    "--env-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path(".env"),
-    show_default=True,
-    help="Settings file (REPORTBOT_* lines); skipped when it does not exist.",
-)
-@click.option(
-    "--secrets-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="REPORTBOT_SECRETS_DIR",
-    help="Directory with one file per secret setting (default: /run/secrets when present).",
-)
+@settings_options
 def doctor(quick: bool, env_file: Path, secrets_dir: Path | None) -> None:
     """Check settings, keys, flow, database, Telegram and the analyst channel."""
     import asyncio
@@ -41,8 +28,7 @@ def doctor(quick: bool, env_file: Path, secrets_dir: Path | None) -> None:
     from bot.doctor import diagnose, fail
     from bot.settings import SettingsError, load_settings
 
-    if secrets_dir is None and DEFAULT_SECRETS_DIR.is_dir():
-        secrets_dir = DEFAULT_SECRETS_DIR
+    secrets_dir = secrets_dir_or_default(secrets_dir)
     try:
         settings = load_settings(env_file=env_file, secrets_dir=secrets_dir)
     except SettingsError as exc:

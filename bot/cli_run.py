@@ -7,33 +7,49 @@ aiohttp, the store) happen inside the command, so ``reportbot --help`` stays fas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, ParamSpec, TypeVar
 
 import click
 
 DEFAULT_SECRETS_DIR: Final = Path("/run/secrets")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(run)
 
 
+def settings_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--env-file`` and ``--secrets-dir``, as every command that reads the settings takes them."""
+    func = click.option(
+        "--secrets-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        envvar="REPORTBOT_SECRETS_DIR",
+        help="Directory with one file per secret setting (default: /run/secrets when present).",
+    )(func)
+    return click.option(
+        "--env-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=Path(".env"),
+        show_default=True,
+        help="Settings file (REPORTBOT_* lines); skipped when it does not exist.",
+    )(func)
+
+
+def secrets_dir_or_default(secrets_dir: Path | None) -> Path | None:
+    """The ``--secrets-dir`` given, else ``/run/secrets`` when that directory exists."""
+    if secrets_dir is None and DEFAULT_SECRETS_DIR.is_dir():
+        return DEFAULT_SECRETS_DIR
+    return secrets_dir
+
+
 @click.command("run")
-@click.option(
-    "--env-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path(".env"),
-    show_default=True,
-    help="Settings file (REPORTBOT_* lines); skipped when it does not exist.",
-)
-@click.option(
-    "--secrets-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="REPORTBOT_SECRETS_DIR",
-    help="Directory with one file per secret setting (default: /run/secrets when present).",
-)
+@settings_options
 def run(env_file: Path, secrets_dir: Path | None) -> None:
     """Run the bot: long polling, or a webhook when REPORTBOT_WEBHOOK_URL is set."""
     import asyncio
@@ -47,8 +63,7 @@ def run(env_file: Path, secrets_dir: Path | None) -> None:
     from storage.errors import StorageError
 
     log = logging.getLogger("bot.run")
-    if secrets_dir is None and DEFAULT_SECRETS_DIR.is_dir():
-        secrets_dir = DEFAULT_SECRETS_DIR
+    secrets_dir = secrets_dir_or_default(secrets_dir)
     try:
         settings = load_settings(env_file=env_file, secrets_dir=secrets_dir)
         configure_logging(settings.log_level, settings.log_format)
