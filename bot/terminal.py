@@ -19,7 +19,6 @@ when input ends early or a scripted input is rejected.
 from __future__ import annotations
 
 import json
-import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from bot.engine import (
     step,
 )
 from bot.flow import AnswerValue, Flow, Kind, MediaKind
+from bot.placeholders import fill
 
 UiTexts = Mapping[str, Mapping[str, str]]
 """lang -> ui text id -> text (``locales/<lang>/ui.yaml``)."""
@@ -66,20 +66,6 @@ class DemoError(Exception):
 
 # --------------------------------------------------------------------------------------------
 # Texts and rendering
-
-
-class _Lenient(string.Formatter):
-    """``str.format`` that leaves unknown placeholders as written."""
-
-    def get_value(
-        self, key: int | str, args: Sequence[object], kwargs: Mapping[str, object]
-    ) -> object:
-        if isinstance(key, str) and key in kwargs:
-            return kwargs[key]
-        return "{" + str(key) + "}"
-
-
-_FORMAT = _Lenient()
 
 
 class Texts:
@@ -94,10 +80,7 @@ class Texts:
         text = table.get(text_id, text_id)
         if not values:
             return text
-        try:
-            return _FORMAT.vformat(text, (), values)
-        except (ValueError, IndexError):
-            return text
+        return fill(text, **values)
 
     def choice_label(self, lang: str, qid: str, cid: str) -> str:
         own = f"{qid}.choice.{cid}"

@@ -6,7 +6,6 @@ module only arranges them. Texts are sent without parse_mode, so nothing needs e
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.engine import Prompt, Review, ReviewItem
 from bot.flow import BUTTON_LABEL_MAX, LANGUAGES, MESSAGE_TEXT_MAX, AnswerValue, Flow, Kind
+from bot.placeholders import fill
 from handlers.callbacks import Op, encode
 
 UiTexts = Mapping[str, Mapping[str, str]]
@@ -22,27 +22,6 @@ UiTexts = Mapping[str, Mapping[str, str]]
 SELECTED_MARK = "✓ "
 REVIEW_ANSWER_MAX = 200
 FALLBACK_LANG = "en"
-
-
-class _Formatter(string.Formatter):
-    """str.format that leaves unknown placeholders as they are instead of failing."""
-
-    def get_value(
-        self, key: int | str, args: Sequence[object], kwargs: Mapping[str, object]
-    ) -> object:
-        if isinstance(key, str) and key in kwargs:
-            return kwargs[key]
-        return "{" + str(key) + "}"
-
-
-_FORMATTER = _Formatter()
-
-
-def fill(text: str, **values: object) -> str:
-    try:
-        return _FORMATTER.vformat(text, (), values)
-    except (ValueError, IndexError, KeyError):
-        return text
 
 
 @dataclass(frozen=True, slots=True)
