@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bot.cli_keys import key_passphrase_file_option
 from bot.flow import LANGUAGES
 from bot.keys import BOT_PUB_FILE, BotVerifyKey, KeyFileError, load_bot_verify_key
 
@@ -148,11 +149,7 @@ def _report_files(verified: VerifyResult) -> None:
 @click.option(
     "--lang", type=click.Choice(LANGUAGES), default="en", show_default=True, help="Labels in."
 )
-@click.option(
-    "--passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the key's passphrase from this file's first line (or REPORTBOT_PASSPHRASE).",
-)
+@key_passphrase_file_option
 @click.option("--progress/--no-progress", default=True, help="Progress bar on a terminal.")
 def open_cmd(
     files: tuple[Path, ...],

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
+from bot.cli_keys import key_passphrase_file_option
 from bot.cli_run import secrets_dir_or_default, settings_options
 
 if TYPE_CHECKING:
@@ -356,11 +357,7 @@ def verify_cmd(env_file: Path, secrets_dir: Path | None) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Your analyst key file.",
 )
-@click.option(
-    "--passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the key's passphrase from this file's first line (or REPORTBOT_PASSPHRASE).",
-)
+@key_passphrase_file_option
 def verify_channel(files: tuple[Path, ...], key_path: Path, passphrase_file: Path | None) -> None:
     """Open a channel challenge (verify-N.bin) and print the code to send to the bot."""
     # Imported here: the bot process registers this command too, and must never load them.

@@ -32,6 +32,13 @@ from bot.keys import (
 PASSPHRASE_ENV = "REPORTBOT_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 """For scripts: the passphrase of an analyst key file (prefer --passphrase-file)."""
 
+key_passphrase_file_option = click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"Read the key's passphrase from this file's first line (or {PASSPHRASE_ENV}).",
+)
+"""``--passphrase-file`` for the commands that open an analyst key (see ``passphrase_source``)."""
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 

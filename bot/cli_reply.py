@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli_keys import key_passphrase_file_option
 from bot.keys import KeyFileError
 
 MAX_TEXT_FILE_BYTES = 64 * 1024
@@ -79,11 +80,7 @@ def _read_text_file(path: Path) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write the reply file (default: reply-<report>.bin here; never overwritten).",
 )
-@click.option(
-    "--passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the key's passphrase from this file's first line (or REPORTBOT_PASSPHRASE).",
-)
+@key_passphrase_file_option
 def reply(
     report_id: str,
     text: str | None,
