@@ -25,7 +25,8 @@ def register(cli: click.Group) -> None:
     cli.add_command(db)
 
 
-def _data_option(func: F) -> F:
+def data_dir_option(func: F) -> F:
+    """``--data``: the bot's data directory, for every command that opens the database."""
     return click.option(
         "--data",
         "data_dir",
@@ -45,7 +46,7 @@ def db() -> None:
 
 @db.command()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-@_data_option
+@data_dir_option
 def backup(path: Path, data_dir: Path) -> None:
     """Copy the live database to PATH (a new file, mode 0600) with SQLite's online backup."""
     try:
@@ -60,7 +61,7 @@ def backup(path: Path, data_dir: Path) -> None:
 
 
 @db.command()
-@_data_option
+@data_dir_option
 def check(data_dir: Path) -> None:
     """Integrity check, schema version, counts by state and file modes. Exit 1 on a problem."""
     try:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import click
 
+from bot.cli_db import data_dir_option
 from bot.cli_keys import key_passphrase_file_option
 from bot.cli_run import secrets_dir_or_default, settings_options
 
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from bot.keys import BotSigningKey, Recipients
     from bot.settings import Settings
     from storage.base import ChannelBinding
-
-DATA_DIR_ENV: Final = "REPORTBOT_DATA_DIR"
 
 
 def register(cli: click.Group) -> None:
@@ -218,16 +217,7 @@ def digests() -> None:
 
 
 @digests.command("list")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("data"),
-    envvar=DATA_DIR_ENV,
-    show_default=True,
-    show_envvar=True,
-    help="The bot's data directory (holds reports.sqlite3).",
-)
+@data_dir_option
 def list_cmd(data_dir: Path) -> None:
     """Show the outbox: sequence, day, state, attempts, parts, reports carried, bytes."""
     from storage.base import DigestInfo
