@@ -53,6 +53,7 @@ from handlers.callbacks import CallbackError, Op, decode, encode, new_nonce
 from handlers.private import ReporterChats, Turn
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
 from handlers.render import Screen
+from handlers.reports import seal_and_store_attachment
 from handlers.state import Conversation
 from storage.base import MAX_SLOT, ReportId, ReportState
 from storage.errors import StorageError
@@ -502,20 +503,18 @@ class Followups:
         report_id = session.followup_id
         if file is not None:
             kind, data, mime = file
-            ref = secrets.token_hex(8)
             slot = session.new_slot()
-            envelope = await asyncio.to_thread(
-                sealing.seal_attachment,
+            ref = await seal_and_store_attachment(
+                store,
                 writer.recipients,
                 self._context(session),
-                slot=slot,
+                report_id,
+                slot,
                 question=FOLLOWUP_QUESTION,
-                ref=ref,
                 media=kind,
                 data=data,
                 mime=mime,
             )
-            await store.put_attachment(report_id, slot, envelope)
             content = {"media": [{"kind": kind.value, "ref": ref}]}
         if content is None:  # pragma: no cover - one of the two is given
             return False

@@ -29,6 +29,35 @@ _STATUS = {
 }
 
 
+async def seal_and_store_attachment(
+    store: ReportStore,
+    recipients: Recipients,
+    context: sealing.ReportContext,
+    report_id: ReportId,
+    slot: int,
+    *,
+    question: str,
+    media: MediaKind,
+    data: bytes,
+    mime: str,
+) -> str:
+    """Seal a file (off the event loop) and store it in ``slot``; returns its new random ref."""
+    ref = secrets.token_hex(8)
+    envelope = await asyncio.to_thread(
+        sealing.seal_attachment,
+        recipients,
+        context,
+        slot=slot,
+        question=question,
+        ref=ref,
+        media=media,
+        data=data,
+        mime=mime,
+    )
+    await store.put_attachment(report_id, slot, envelope)
+    return ref
+
+
 @dataclass(slots=True)
 class ReportDraft:
     """The in-memory half of an open report: ids and slot numbers only."""
@@ -98,20 +127,18 @@ class ReportWriter:
         self, draft: ReportDraft, qid: str, kind: MediaKind, data: bytes, mime_type: str | None
     ) -> str:
         """Seal and store a file (in memory only); returns the ref the engine keeps."""
-        ref = secrets.token_hex(8)
         slot = draft.new_slot()
-        envelope = await asyncio.to_thread(
-            sealing.seal_attachment,
+        ref = await seal_and_store_attachment(
+            self.store,
             self.recipients,
             self._context(draft),
-            slot=slot,
+            draft.report_id,
+            slot,
             question=qid,
-            ref=ref,
             media=kind,
             data=data,
             mime=mime_type or "application/octet-stream",
         )
-        await self.store.put_attachment(draft.report_id, slot, envelope)
         log.debug("attachment_sealed", extra={"fields": {"kind": str(kind)}})
         draft.attachment_slots[ref] = slot
         return ref
