@@ -200,7 +200,8 @@ def asyncio_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str
 
 
 def install_exception_hooks() -> None:
-    """Make uncaught exceptions (main thread, threads) print one safe line instead of a traceback.
+    """Make uncaught exceptions (main thread, threads, finalisers) print one safe line instead of a
+    traceback.
 
     For ``main()`` of long-running commands only; it changes process-wide hooks.
     """
@@ -218,5 +219,12 @@ def install_exception_hooks() -> None:
         if args.exc_value is not None:
             log_exception(log, "uncaught_thread_exception", args.exc_value)
 
+    def _unraisable_hook(args: sys.UnraisableHookArgs) -> None:
+        # Python's default prints "Exception ignored in: <repr of the object>" and a traceback
+        # with the message (a finaliser, an unawaited coroutine): either can quote a reporter.
+        if args.exc_value is not None:
+            log_exception(log, "unraisable_exception", args.exc_value)
+
     sys.excepthook = _hook
     threading.excepthook = _thread_hook
+    sys.unraisablehook = _unraisable_hook
