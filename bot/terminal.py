@@ -26,6 +26,7 @@ from typing import Protocol
 
 import yaml
 
+from bot.answer_text import answer_text
 from bot.engine import (
     Accepted,
     Back,
@@ -92,36 +93,12 @@ class Texts:
 
     def answer(self, lang: str, qid: str, answer: AnswerValue) -> str:
         """An answer as the reporter would recognise it: labels and their own words."""
-        parts: list[str] = []
-        if "consent" in answer:
-            parts.append(
-                self.get(lang, "ui.button.agree" if answer["consent"] else "ui.button.decline")
-            )
-        if "choice" in answer:
-            parts.append(self.choice_label(lang, qid, str(answer["choice"])))
-        choices = answer.get("choices")
-        if isinstance(choices, list):
-            parts.append(", ".join(self.choice_label(lang, qid, str(c)) for c in choices))
-        if "number" in answer:
-            parts.append(str(answer["number"]))
-        if answer.get("unknown"):
-            parts.append(self.get(lang, "ui.button.dont_know"))
-        if "year" in answer:
-            month = answer.get("month")
-            if isinstance(month, int):
-                name = self.get(lang, f"ui.month.{month:02d}")
-                parts.append(
-                    f"{answer['year']} {name}" if lang == "ko" else f"{name} {answer['year']}"
-                )
-            else:
-                parts.append(str(answer["year"]))
-        media = answer.get("media")
-        if isinstance(media, list):
-            parts.append(f"📎 × {len(media)}")
-        text = answer.get("text")
-        if isinstance(text, str) and text:
-            parts.append(text)
-        return " — ".join(parts)
+        return answer_text(
+            answer,
+            lang,
+            ui=lambda text_id: self.get(lang, text_id),
+            choice_label=lambda cid: self.choice_label(lang, qid, cid),
+        )
 
 
 def _legend(texts: Texts, lang: str, keys: Sequence[tuple[str, str]]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.answer_text import answer_text
 from bot.engine import Prompt, Review, ReviewItem
 from bot.flow import BUTTON_LABEL_MAX, LANGUAGES, MESSAGE_TEXT_MAX, AnswerValue, Flow, Kind
 from bot.placeholders import fill
@@ -227,32 +228,12 @@ class Renderer:
 
     def answer_text(self, lang: str, qid: str, answer: AnswerValue) -> str:
         """An answer as the reporter would recognise it (labels, their own words)."""
-        parts: list[str] = []
-        if "consent" in answer:
-            label = "ui.button.agree" if answer["consent"] else "ui.button.decline"
-            parts.append(self.ui_text(lang, label))
-        if "choice" in answer:
-            parts.append(self._choice_label(lang, qid, str(answer["choice"])))
-        choices = answer.get("choices")
-        if isinstance(choices, list):
-            parts.append(", ".join(self._choice_label(lang, qid, str(c)) for c in choices))
-        if "number" in answer:
-            parts.append(str(answer["number"]))
-        if answer.get("unknown"):
-            parts.append(self.ui_text(lang, "ui.button.dont_know"))
-        if "year" in answer:
-            month = answer.get("month")
-            if isinstance(month, int):
-                parts.append(f"{self.ui_text(lang, f'ui.month.{month:02d}')} {answer['year']}")
-            else:
-                parts.append(str(answer["year"]))
-        media = answer.get("media")
-        if isinstance(media, list):
-            parts.append(f"📎 × {len(media)}")
-        text = answer.get("text")
-        if isinstance(text, str) and text:
-            parts.append(text)
-        return " — ".join(parts)
+        return answer_text(
+            answer,
+            lang,
+            ui=lambda text_id: self.ui_text(lang, text_id),
+            choice_label=lambda cid: self._choice_label(lang, qid, cid),
+        )
 
     def _choice_label(self, lang: str, qid: str, cid: str) -> str:
         if cid == "other":
