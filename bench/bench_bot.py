@@ -44,10 +44,10 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.analyst.keys import AnalystSecretKey
 from bot.app import App, Deps, build_application, runtime_of
-from bot.keys import Recipients
+from bot.sealing.keys import Recipients
 from handlers.callbacks import Op
+from reportbot_analyst.keys import AnalystSecretKey
 from storage.sqlite import SqliteReportStore
 from tests.bot_support import (
     TEST_TOKEN,

@@ -33,10 +33,9 @@ import nacl.bindings
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from bot.digests import DigestCloser
-from bot.flow import AnswerValue
-from bot.keys import AnalystPublicKey, BotSigningKey, Recipients
-from bot.sealing import (
+from bot.delivery.digests import DigestCloser
+from bot.questionnaire.flow import AnswerValue
+from bot.sealing.envelope import (
     SIGNATURE_BYTES,
     ReportContext,
     ReportStatus,
@@ -44,6 +43,7 @@ from bot.sealing import (
     seal_dummy,
     seal_manifest,
 )
+from bot.sealing.keys import AnalystPublicKey, BotSigningKey, Recipients
 from storage.base import ReportState, ReportStore
 from storage.memory import MemoryReportStore
 from storage.sqlite import SqliteReportStore

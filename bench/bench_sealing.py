@@ -3,7 +3,8 @@ calls on the same bytes in the same run.
 
     .venv/bin/python -m bench.bench_sealing [--answers 10000] [--rounds 3] [--analysts 2]
 
-- *bare*: for each answer, the padded plaintext ``bot.sealing`` would encrypt (prepared outside
+- *bare*: for each answer, the padded plaintext ``bot.sealing.envelope`` would encrypt (prepared
+outside
   the timed loop): a random 32-byte key, ``crypto_aead_xchacha20poly1305_ietf_encrypt`` with a
   random nonce, ``crypto_box_seal`` of the key to each analyst; then one Ed25519 signature
   (``crypto_sign``) over bytes of the digest's size. This is the floor: the cryptography alone.
@@ -28,9 +29,8 @@ import nacl.utils
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from bot.flow import AnswerValue
-from bot.keys import AnalystPublicKey, BotSigningKey, Recipients
-from bot.sealing import (
+from bot.questionnaire.flow import AnswerValue
+from bot.sealing.envelope import (
     ENVELOPE_MAGIC,
     FORMAT_VERSION,
     RecordKind,
@@ -39,6 +39,7 @@ from bot.sealing import (
     seal_answer,
     sign_digest,
 )
+from bot.sealing.keys import AnalystPublicKey, BotSigningKey, Recipients
 
 FLOW_VERSION = "0123456789abcdef"
 

@@ -10,9 +10,9 @@ bytes in the same run, and bytes on disk per report.
   before it returns, as when one reporter answers).
 - *store, 50 writers*: 50 reporters answering at once; the queued writer commits them in groups.
 
-Envelopes are real: sealed by ``bot.sealing`` to two analyst keys (outside the timed loops).
-Bytes on disk per report: reports of 12 answers and a manifest, file size divided by reports.
-The disk matters (fsync): run on the disk the bot will use (``--dir``).
+Envelopes are real: sealed by ``bot.sealing.envelope`` to two analyst keys (outside the timed
+loops). Bytes on disk per report: reports of 12 answers and a manifest, file size divided by
+reports. The disk matters (fsync): run on the disk the bot will use (``--dir``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import aiosqlite
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from bot.keys import AnalystPublicKey, Recipients
-from bot.sealing import ReportContext, ReportStatus, seal_answer, seal_manifest
+from bot.sealing.envelope import ReportContext, ReportStatus, seal_answer, seal_manifest
+from bot.sealing.keys import AnalystPublicKey, Recipients
 from storage import ReportState, SqliteReportStore
 from storage.schema import CONNECTION_PRAGMAS, database_path, secure_data_dir
 

@@ -1,7 +1,7 @@
 """The Application factory: settings + dependencies in, a python-telegram-bot Application out.
 
 ``build_application`` touches no network and no disk: the caller opens the store, loads keys,
-flow and texts, and passes them in :class:`Deps`; ``reportbot run`` (``bot.cli_run``) does that
+flow and texts, and passes them in :class:`Deps`; ``reportbot run`` (``bot.cli.run``) does that
 and then starts long polling or the webhook. Tests pass a recording ``BaseRequest`` instead of
 HTTP and drive the same Application through ``process_update``.
 
@@ -35,12 +35,13 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.delivery import install_digests
-from bot.flow import Flow
-from bot.keys import BotSigningKey, Recipients
-from bot.logging_setup import exception_types
-from bot.receipts import ReceiptService
-from bot.settings import Settings
+from bot.delivery.channel_checks import ChannelVerifier
+from bot.delivery.outbox import TICK_SECONDS, DigestService, build_service
+from bot.ops.logging import exception_types
+from bot.ops.settings import Settings
+from bot.questionnaire.flow import Flow
+from bot.receipts.service import ReceiptService
+from bot.sealing.keys import BotSigningKey, Recipients
 from handlers.errors import ErrorReporter
 from handlers.followup import ChannelReplies, Followups
 from handlers.groups import GroupChats
@@ -186,6 +187,45 @@ class BotRuntime:
         )
 
 
+VERIFIER_GROUP: Final = -1
+"""Handler group of the channel-answer handler: before the reporters' handler (group 0)."""
+
+
+def install_digests(
+    app: Application[Any, Any, Any, Any, Any, Any], settings: Settings, deps: Deps
+) -> DigestService | None:
+    """Add the digest job and the channel-answer handler to an Application.
+
+    Without the bot's signing key nothing can be signed: digests are then not closed, reports
+    wait in the store, and one error line says so.
+    """
+    verifier = ChannelVerifier(
+        deps.store,
+        settings.data_dir,
+        channel_id=settings.channel_id,
+        recipients=deps.recipients,
+        allowed_admins=settings.channel_admin_ids,
+        clock=deps.clock,
+    )
+    app.add_handler(TypeHandler(Update, verifier.handle_update), group=VERIFIER_GROUP)
+    if deps.signing_key is None:
+        log.error("digests_disabled", extra={"fields": {"missing": "REPORTBOT_BOT_SIGNING_KEY"}})
+        return None
+    service = build_service(
+        settings,
+        deps.store,
+        deps.recipients,
+        deps.signing_key,
+        clock=deps.clock,
+        monotonic=deps.monotonic,
+    )
+    jobs = app.job_queue
+    if jobs is None:  # pragma: no cover - the job-queue extra is a dependency
+        raise RuntimeError("python-telegram-bot's job queue is missing (install [job-queue])")
+    jobs.run_repeating(service.job, interval=TICK_SECONDS, first=TICK_SECONDS, name="digests")
+    return service
+
+
 def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
     renderer = Renderer(deps.flow, deps.ui)
     keys = PseudonymKeys(deps.random_bytes)
@@ -273,7 +313,7 @@ def build_application(settings: Settings, deps: Deps) -> App:
     jobs.run_repeating(
         runtime.retention, interval=RETENTION_SECONDS, first=3600.0, name="retention"
     )
-    install_digests(app, settings, deps)  # digest clock + channel handshake (bot.delivery)
+    install_digests(app, settings, deps)  # digest clock + channel handshake
     app.bot_data[RUNTIME_KEY] = runtime
     return app
 

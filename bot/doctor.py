@@ -12,7 +12,7 @@ Checks, in order (the local ones also run as the container's health check, ``--q
   file modes and the pragmas every connection must have (``secure_delete``, ``trusted_schema``...);
 - Telegram's side: webhook or long polling as configured (``getWebhookInfo``);
 - the analyst channel: configured by numeric id, verified with the current analyst keys, and the
-  checks the bot makes before every post (``bot.channel``).
+  checks the bot makes before every post (``bot.delivery.channel_checks``).
 
 Nothing here writes: the database is read with plain ``sqlite3`` (no migration, no chmod), and the
 Bot API methods called only read. No line carries a secret: the token, the webhook secret and key
@@ -32,7 +32,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from bot.keys import (
+from bot.ops.settings import ENV_PREFIX, Settings
+from bot.sealing.keys import (
     ANALYST_SECRET_TYPE,
     KEY_FILE_MAX_BYTES,
     AnalystPublicKey,
@@ -42,7 +43,6 @@ from bot.keys import (
     load_bot_signing_key,
     load_recipients,
 )
-from bot.settings import ENV_PREFIX, Settings
 from storage import schema
 from storage.base import ChannelBinding
 from storage.errors import StorageError
@@ -260,7 +260,7 @@ def check_no_analyst_private_keys(settings: Settings) -> Check:
 
 
 def check_flow(settings: Settings) -> Check:
-    from bot.flow_loader import FlowLoadError, load_flow, load_ui_texts
+    from bot.questionnaire.loader import FlowLoadError, load_flow, load_ui_texts
 
     try:
         flow = load_flow(settings.flow, settings.locales_dir)
@@ -574,8 +574,8 @@ def _channel_line(name: str, failed: object, explanation: str, good: str) -> Che
 
 
 async def channel_checks(settings: Settings, bot: Bot) -> list[Check]:
-    """The checks the bot makes before every digest (``bot.channel.ChannelChecker``)."""
-    from bot.channel import ChannelChecker
+    """The checks the bot makes before every digest (``channel_checks.ChannelChecker``)."""
+    from bot.delivery.channel_checks import ChannelChecker
     from storage.memory import MemoryReportStore
 
     try:

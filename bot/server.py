@@ -1,6 +1,6 @@
 """Running the bot: loading what it needs, long polling or a webhook, and a clean stop.
 
-Used by ``reportbot run`` (``bot.cli_run``). The webhook receiver is our own small aiohttp app:
+Used by ``reportbot run`` (``bot.cli.run``). The webhook receiver is our own small aiohttp app:
 it compares ``X-Telegram-Bot-Api-Secret-Token`` in constant time and answers 403 to a missing or
 wrong header, and it writes no access log (client addresses). SIGTERM and SIGINT stop the bot
 cleanly: updates in hand are finished, open conversations' reports are closed as interrupted,
@@ -21,12 +21,18 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.app import ALLOWED_UPDATES, App, Deps, build_application, runtime_of
-from bot.flow import Flow
-from bot.flow_loader import FlowLoadError, load_flow, load_ui_texts
-from bot.keys import BotSigningKey, KeyFileError, Recipients, load_bot_signing_key, load_recipients
-from bot.logging_setup import asyncio_exception_handler, exception_types
-from bot.receipts import ReceiptService
-from bot.settings import ENV_PREFIX, Settings, SettingsError
+from bot.ops.logging import asyncio_exception_handler, exception_types
+from bot.ops.settings import ENV_PREFIX, Settings, SettingsError
+from bot.questionnaire.flow import Flow
+from bot.questionnaire.loader import FlowLoadError, load_flow, load_ui_texts
+from bot.receipts.service import ReceiptService
+from bot.sealing.keys import (
+    BotSigningKey,
+    KeyFileError,
+    Recipients,
+    load_bot_signing_key,
+    load_recipients,
+)
 from storage.sqlite import open_store
 
 log = logging.getLogger("bot.run")

@@ -9,8 +9,9 @@ Layout (ASCII, at most 64 bytes as Telegram demands)::
   left over from an earlier conversation is recognised as stale instead of acting on this one;
 - ``qid`` / ``cid``: the question and choice ids from the flow (``[a-z][a-z0-9_]*``).
 
-Beside the ids this takes ``1 + NONCE_LEN + 2`` bytes, within ``bot.flow.CALLBACK_RESERVED``, so any
-flow the loader accepts produces valid buttons. Nothing in a payload identifies the reporter.
+Beside the ids this takes ``1 + NONCE_LEN + 2`` bytes, within
+``bot.questionnaire.flow.CALLBACK_RESERVED``, so any flow the loader accepts produces valid
+buttons. Nothing in a payload identifies the reporter.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.flow import CALLBACK_DATA_MAX, CALLBACK_RESERVED
+from bot.questionnaire.flow import CALLBACK_DATA_MAX, CALLBACK_RESERVED
 
 NONCE_LEN = 3
 _NONCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

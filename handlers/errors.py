@@ -14,7 +14,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes, ExtBot
 
-from bot.logging_setup import exception_types, log_exception
+from bot.ops.logging import exception_types, log_exception
 from handlers.private import guess_language
 from handlers.render import Renderer
 

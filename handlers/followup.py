@@ -1,9 +1,9 @@
 """Receipts in the chat: the code shown once after a report, and coming back with it.
 
 - After a report is sent (``ReporterChats._end``), :meth:`Followups.issue` makes a code and
-  stores only its argon2id lookup tag (``bot.receipts``); the report's manifest carries the reply
-  key. Once the conversation is erased, :meth:`Followups.show` leaves the code in one message with
-  "I saved the code" (deletes it) and the quick exit (deletes it with everything else).
+  stores only its argon2id lookup tag (``bot.receipts.service``); the report's manifest carries the
+  reply key. Once the conversation is erased, :meth:`Followups.show` leaves the code in one message
+  with "I saved the code" (deletes it) and the quick exit (deletes it with everything else).
 - "I reported before" on the start screen, or ``/followup``, asks for the code. A right code
   shows the analysts' replies (verified and opened with the key derived from the code) and lets
   the reporter add text, photos, voice notes, videos or files. Each addition is sealed and stored
@@ -36,11 +36,10 @@ import nacl.exceptions
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import sealing
-from bot.engine import normalize_text
-from bot.flow import AnswerValue, MediaKind
-from bot.logging_setup import exception_types
-from bot.receipts import (
+from bot.ops.logging import exception_types
+from bot.questionnaire.engine import normalize_text
+from bot.questionnaire.flow import AnswerValue, MediaKind
+from bot.receipts.service import (
     FOLLOWUP_QUESTION,
     MAX_REPLY_FILE_BYTES,
     IssuedReceipt,
@@ -49,6 +48,7 @@ from bot.receipts import (
     parse_code,
     seal_followup,
 )
+from bot.sealing import envelope as sealing
 from handlers.callbacks import CallbackError, Op, decode, encode, new_nonce
 from handlers.private import ReporterChats, Turn
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap

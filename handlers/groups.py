@@ -13,7 +13,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.logging_setup import exception_types
+from bot.ops.logging import exception_types
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
 from handlers.render import Renderer
 

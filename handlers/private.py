@@ -22,7 +22,9 @@ from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes, ExtBot
 
-from bot.engine import (
+from bot.ops.logging import exception_types
+from bot.ops.settings import Settings
+from bot.questionnaire.engine import (
     Accepted,
     Back,
     Cancel,
@@ -50,10 +52,8 @@ from bot.engine import (
     step,
     with_language,
 )
-from bot.flow import AnswerValue, Flow, Kind, MediaKind
-from bot.logging_setup import exception_types
-from bot.receipts import IssuedReceipt
-from bot.settings import Settings
+from bot.questionnaire.flow import AnswerValue, Flow, Kind, MediaKind
+from bot.receipts.service import IssuedReceipt
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
 from handlers.limits import FloodLimits, Verdict
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.answer_text import answer_text
-from bot.engine import Prompt, Review, ReviewItem
-from bot.flow import BUTTON_LABEL_MAX, LANGUAGES, MESSAGE_TEXT_MAX, AnswerValue, Flow, Kind
-from bot.placeholders import fill
+from bot.questionnaire.answer_text import answer_text
+from bot.questionnaire.engine import Prompt, Review, ReviewItem
+from bot.questionnaire.flow import (
+    BUTTON_LABEL_MAX,
+    LANGUAGES,
+    MESSAGE_TEXT_MAX,
+    AnswerValue,
+    Flow,
+    Kind,
+)
+from bot.texts.placeholders import fill
 from handlers.callbacks import Op, encode
 
 UiTexts = Mapping[str, Mapping[str, str]]

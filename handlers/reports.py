@@ -1,9 +1,9 @@
 """A report's life in the store: every accepted answer sealed and committed at once.
 
 The engine says what to keep (``Accepted``), what to forget (``Dropped``) and when the report
-ends; this module turns that into sealed envelopes (``bot.sealing``) in the store. The store sees
-only random slot numbers: which question a slot answers travels sealed, inside the envelope, and
-the manifest (sealed too) lists the slots that make up the report.
+ends; this module turns that into sealed envelopes (``bot.sealing.envelope``) in the store. The
+store sees only random slot numbers: which question a slot answers travels sealed, inside the
+envelope, and the manifest (sealed too) lists the slots that make up the report.
 
 The qid -> slot map lives in the conversation (memory only) and is wiped with it.
 """
@@ -16,9 +16,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot import sealing
-from bot.flow import AnswerValue, Flow, MediaKind
-from bot.keys import Recipients
+from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
+from bot.sealing import envelope as sealing
+from bot.sealing.keys import Recipients
 from storage.base import MAX_SLOT, ReportId, ReportState, ReportStore
 
 log = logging.getLogger("handlers.reports")

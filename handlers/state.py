@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from bot.engine import ACTIVE_PHASES, State
+from bot.questionnaire.engine import ACTIVE_PHASES, State
 from handlers.pseudonyms import Pseudonym
 from handlers.reports import ReportDraft
 

@@ -1,8 +1,8 @@
 """The report store's interface: what the bot, the digest sender and the demo may store and ask.
 
-The store holds opaque bytes only: sealed envelopes made by ``bot.sealing``. It never learns which
-question an envelope answers (the caller maps question ids to slot numbers in memory), which branch
-a reporter took, who the reporter is, or when anything happened beyond the day.
+The store holds opaque bytes only: sealed envelopes made by ``bot.sealing.envelope``. It never
+learns which question an envelope answers (the caller maps question ids to slot numbers in memory),
+which branch a reporter took, who the reporter is, or when anything happened beyond the day.
 
 Everything here is a plain value type or a ``typing.Protocol``; ``storage.sqlite`` is the real
 implementation and ``storage.memory`` an in-memory one with the same contract (for tests and the

@@ -17,21 +17,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.analyst.keys import AnalystSecretKey
-from bot.analyst.opening import (
+from bot.app import App, BotRuntime, Deps, build_application, runtime_of
+from bot.ops.logging import OWN_LOGGERS, QUIET_LOGGERS, configure_logging
+from bot.ops.settings import Settings
+from bot.questionnaire.flow import Flow
+from bot.questionnaire.loader import load_flow, load_ui_texts
+from bot.sealing.keys import Recipients
+from handlers.callbacks import Callback, CallbackError, Op, decode
+from reportbot_analyst.keys import AnalystSecretKey
+from reportbot_analyst.opening import (
     AnswerRecord,
     AttachmentRecord,
     ManifestRecord,
     open_envelope,
     read_record,
 )
-from bot.app import App, BotRuntime, Deps, build_application, runtime_of
-from bot.flow import Flow
-from bot.flow_loader import load_flow, load_ui_texts
-from bot.keys import Recipients
-from bot.logging_setup import OWN_LOGGERS, QUIET_LOGGERS, configure_logging
-from bot.settings import Settings
-from handlers.callbacks import Callback, CallbackError, Op, decode
 from storage.base import ReportState, StoredReport
 from storage.sqlite import SqliteReportStore
 from tests.botclient import Call, FakeTelegram, Person, RecordingRequest, ReporterClient

@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.analyst.keys import AnalystSecretKey
-from bot.analyst.toolkit import OpenResult, open_digests
-from bot.flow import MediaKind
-from bot.keys import BotSigningKey, Recipients
-from bot.sealing import ReportContext, ReportStatus, seal_answer, seal_attachment, seal_manifest
+from bot.questionnaire.flow import MediaKind
+from bot.sealing.envelope import (
+    ReportContext,
+    ReportStatus,
+    seal_answer,
+    seal_attachment,
+    seal_manifest,
+)
+from bot.sealing.keys import BotSigningKey, Recipients
+from reportbot_analyst.keys import AnalystSecretKey
+from reportbot_analyst.toolkit import OpenResult, open_digests
 from storage.base import ReportId, ReportState, ReportStore
 from tests.channel_fake import Posted
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.engine import Event, Output, State, initial_state, step
-from bot.flow import Flow
-from bot.flow_loader import default_locales_dir, load_flow
+from bot.questionnaire.engine import Event, Output, State, initial_state, step
+from bot.questionnaire.flow import Flow
+from bot.questionnaire.loader import default_locales_dir, load_flow
 
 FIXTURES = Path(__file__).parent / "flows_engine"
 THIS_YEAR = 2025

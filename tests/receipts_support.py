@@ -1,5 +1,6 @@
 """A bot with receipts on, for the follow-up tests: the real Application, store, sealing and
-digests; argon2id at its minimum cost (``bot.receipts.TEST_KDF``), no pause after a wrong code.
+digests; argon2id at its minimum cost (``bot.receipts.service.TEST_KDF``), no pause after a wrong
+code.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.analyst.keys import AnalystSecretKey, analyst_key_file_bytes
-from bot.analyst.toolkit import OpenResult, open_digests
 from bot.app import Deps, build_application, runtime_of
-from bot.digests import DigestCloser, close_to_folder
-from bot.keys import BotSigningKey, Recipients, write_private_file
-from bot.receipts import TEST_KDF, ReceiptCode, ReceiptService, parse_code
+from bot.delivery.digests import DigestCloser, close_to_folder
+from bot.receipts.service import TEST_KDF, ReceiptCode, ReceiptService, parse_code
+from bot.sealing.keys import BotSigningKey, Recipients, write_private_file
+from reportbot_analyst.keys import AnalystSecretKey, analyst_key_file_bytes
+from reportbot_analyst.toolkit import OpenResult, open_digests
 from storage.sqlite import SqliteReportStore
 from tests.bot_support import (
     TEST_TOKEN,

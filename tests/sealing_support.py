@@ -12,10 +12,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.analyst.keys import AnalystSecretKey, analyst_key_file_bytes
-from bot.flow import Flow, FlowSpec, Kind, MediaKind, Question
-from bot.keys import BotSigningKey, Recipients, write_private_file, write_public_file
-from bot.sealing import (
+from bot.questionnaire.flow import Flow, FlowSpec, Kind, MediaKind, Question
+from bot.sealing.envelope import (
     DigestEntry,
     ReportContext,
     ReportStatus,
@@ -23,6 +21,8 @@ from bot.sealing import (
     seal_manifest,
     sign_digest,
 )
+from bot.sealing.keys import BotSigningKey, Recipients, write_private_file, write_public_file
+from reportbot_analyst.keys import AnalystSecretKey, analyst_key_file_bytes
 
 PASSPHRASE = "quiet river 2025 тихо"
 FLOW_VERSION = "0011223344556677"

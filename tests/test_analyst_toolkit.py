@@ -18,12 +18,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from bot import cli_analyst, cli_keys
-from bot.analyst.keys import AnalystSecretKey, load_analyst_key
-from bot.analyst.toolkit import FlowCatalog, open_digests, write_output
-from bot.flow import MediaKind
-from bot.keys import BotSigningKey
-from bot.sealing import (
+from bot.cli import keys as cli_keys
+from bot.questionnaire.flow import MediaKind
+from bot.sealing.envelope import (
     ExternalEntry,
     ReportContext,
     ReportStatus,
@@ -32,6 +29,10 @@ from bot.sealing import (
     seal_manifest,
     sign_digest,
 )
+from bot.sealing.keys import BotSigningKey
+from reportbot_analyst import cli as cli_analyst
+from reportbot_analyst.keys import AnalystSecretKey, load_analyst_key
+from reportbot_analyst.toolkit import FlowCatalog, open_digests, write_output
 from tests.sealing_support import (
     PASSPHRASE,
     Team,
@@ -231,8 +232,8 @@ def _load(path: Path) -> AnalystSecretKey:
 def test_open_cli_uses_the_shipped_flow_labels_in_the_language_asked(
     cli: click.Group, team: Team, keys: dict[str, Path], tmp_path: Path
 ) -> None:
-    from bot.analyst.toolkit import shipped_flows_dir
-    from bot.flow_loader import default_locales_dir, load_flow
+    from bot.questionnaire.loader import default_locales_dir, load_flow
+    from reportbot_analyst.toolkit import shipped_flows_dir
 
     flows = shipped_flows_dir()
     assert flows is not None
@@ -550,7 +551,7 @@ def test_retired_key_still_opens_old_digests_beside_the_new_key(
     cli: click.Group, team: Team, keys: dict[str, Path], tmp_path: Path
 ) -> None:
     """Alice's old key is retired and Bob's is the only active one: giving both keys opens all."""
-    from bot.keys import Recipients
+    from bot.sealing.keys import Recipients
 
     old_ctx, new_ctx = report_context(), report_context()
     old = write(tmp_path / "1.bin", digest_of(team, sealed_report(team, old_ctx, {"q": {}})))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.answer_text import answer_text
+from bot.questionnaire.answer_text import answer_text
 
 UI = {"ui.month.03": "3월", "ui.button.dont_know": "모릅니다", "ui.button.agree": "동의합니다"}
 

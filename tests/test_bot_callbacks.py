@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.flow import CALLBACK_DATA_MAX, CALLBACK_RESERVED, ENGINE_CHOICE_IDS, callback_bytes
+from bot.questionnaire.flow import (
+    CALLBACK_DATA_MAX,
+    CALLBACK_RESERVED,
+    ENGINE_CHOICE_IDS,
+    callback_bytes,
+)
 from handlers.callbacks import OVERHEAD, Callback, CallbackError, Op, decode, encode, new_nonce
 from tests.bot_support import shipped_flow
 

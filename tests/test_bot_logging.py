@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logging_setup import SafeFormatter, log_exception
+from bot.ops.logging import SafeFormatter, log_exception
 from tests.bot_support import logging_configured
 
 CANARY = "CANARY-Пак-Ённа-4711"

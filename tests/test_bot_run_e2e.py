@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.analyst.keys import AnalystSecretKey
+from reportbot_analyst.keys import AnalystSecretKey
 from storage.base import ReportState
 from storage.sqlite import open_store
 from tests.bot_support import FLOW_PATH, LOCALES, TEST_TOKEN

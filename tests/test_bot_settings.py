@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.ops.settings import Settings, SettingsError, load_settings
 
 GOOD_TOKEN = "123456:" + "A" * 35
 CANARY = "CANARYsecretVALUE"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.channel import ChannelChecker, Check, compact_fingerprint, key_fingerprints
-from bot.delivery import DigestSender, Outcome
-from bot.digests import DigestCloser
-from bot.keys import Recipients
+from bot.delivery.channel_checks import ChannelChecker, Check, compact_fingerprint, key_fingerprints
+from bot.delivery.digests import DigestCloser
+from bot.delivery.outbox import DigestSender, Outcome
+from bot.sealing.keys import Recipients
 from storage.base import ChannelBinding, DigestState
 from storage.memory import MemoryReportStore
 from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, FakeChannelApi, make_bot
@@ -134,7 +134,9 @@ CASES: list[tuple[str, Breaker, Check]] = [
 
 
 def _alerts(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "bot.delivery" and r.getMessage() == message]
+    return [
+        r for r in caplog.records if r.name == "bot.delivery.outbox" and r.getMessage() == message
+    ]
 
 
 @pytest.mark.parametrize(("name", "breaker", "check"), CASES, ids=[c[0] for c in CASES])

@@ -18,9 +18,8 @@ from click.testing import CliRunner
 from telegram import Bot, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.analyst.channel import ChallengeError, read_challenge
-from bot.analyst.keys import analyst_key_file_bytes
-from bot.channel import (
+from bot.cli import _register, cli
+from bot.delivery.channel_checks import (
     MAX_WRONG_ANSWERS,
     PENDING_FILE,
     AnswerStatus,
@@ -31,8 +30,9 @@ from bot.channel import (
     format_code,
     key_fingerprints,
 )
-from bot.cli import _register, cli
-from bot.keys import write_private_file
+from bot.sealing.keys import write_private_file
+from reportbot_analyst.channel import ChallengeError, read_challenge
+from reportbot_analyst.keys import analyst_key_file_bytes
 from storage.memory import MemoryReportStore
 from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, FakeChannelApi, make_bot
 from tests.digest_support import Clock, Keys, make_keys

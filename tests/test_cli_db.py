@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from bot import cli_db
+from bot.cli import db as cli_db
 from storage import ReportState, SqliteReportStore
 from storage.schema import DB_FILENAME
 

@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from bot.channel import Check, key_fingerprints
 from bot.cli import _register, cli
-from bot.cli_digests import check_channel, resend_digest, start_verification
-from bot.delivery import Outcome
-from bot.digests import DigestCloser
-from bot.keys import write_private_file, write_public_file
-from bot.sealing import DIGEST_SIZE_BUCKETS
-from bot.settings import Settings
+from bot.cli.digests import check_channel, resend_digest, start_verification
+from bot.delivery.channel_checks import Check, key_fingerprints
+from bot.delivery.digests import DigestCloser
+from bot.delivery.outbox import Outcome
+from bot.ops.settings import Settings
+from bot.sealing.envelope import DIGEST_SIZE_BUCKETS
+from bot.sealing.keys import write_private_file, write_public_file
 from storage.base import ChannelBinding, RetentionPolicy
 from storage.sqlite import open_store
 from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, TOKEN, FakeChannelApi

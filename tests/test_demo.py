@@ -18,11 +18,11 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from bot import cli_flows
-from bot.cli_demo import default_flow_path, demo, load_texts, register, run_demo
-from bot.engine import Back, Choose, Done, Edit, Skip, Submit, Text
-from bot.flow import AnswerValue, MediaKind
-from bot.terminal import (
+from bot.cli import flows as cli_flows
+from bot.cli.demo import default_flow_path, load_texts, register, run_demo
+from bot.questionnaire.engine import Back, Choose, Done, Edit, Skip, Submit, Text
+from bot.questionnaire.flow import AnswerValue, MediaKind
+from bot.terminal.demo import (
     Attach,
     Complain,
     DemoError,
@@ -37,6 +37,7 @@ from bot.terminal import (
     parse_typed,
     run_script,
 )
+from reportbot_analyst.cli_demo import demo
 from tests.engine_support import FIXTURES
 
 REPO = Path(__file__).resolve().parent.parent

@@ -45,7 +45,7 @@ def test_the_image_installs_with_the_command_ci_runs() -> None:
     assert "sh scripts/install.sh runtime $(INSTALL_CHECK_DIR)/venv" in makefile
     assert "make install-check" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     script = (ROOT / "scripts" / "install.sh").read_text(encoding="utf-8")
-    runtime = script.split("runtime)")[1].split(";;")[0]
+    runtime = script.split("runtime|analyst)")[1].split(";;")[0]
     assert '--require-hashes --no-deps -r "$here/requirements.lock"' in runtime
     assert '--require-hashes --no-deps -r "$here/requirements-build.lock"' in runtime
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from bot.analyst.channel import read_challenge
 from bot.app import Deps, build_application
-from bot.channel import ChannelChecker, ChannelVerifier, key_fingerprints
-from bot.delivery import TICK_SECONDS, build_service
-from bot.keys import BotSigningKey, Recipients
+from bot.delivery.channel_checks import ChannelChecker, ChannelVerifier, key_fingerprints
+from bot.delivery.outbox import TICK_SECONDS, build_service
+from bot.sealing.keys import BotSigningKey, Recipients
+from reportbot_analyst.channel import read_challenge
 from storage.base import ChannelBinding, DigestState
 from storage.memory import MemoryReportStore
 from tests.bot_support import make_settings, running_bot, shipped_flow, shipped_ui

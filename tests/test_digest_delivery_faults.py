@@ -20,9 +20,9 @@ from typing import Any, cast
 
 import pytest
 
-from bot.channel import ChannelChecker
-from bot.delivery import DigestSender
-from bot.digests import DigestCloser
+from bot.delivery.channel_checks import ChannelChecker
+from bot.delivery.digests import DigestCloser
+from bot.delivery.outbox import DigestSender
 from storage.base import ChannelBinding, DigestState, ReportStore
 from storage.sqlite import SqliteReportStore
 from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, FakeChannelApi, make_bot

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import _register, cli
-from bot.sealing import DIGEST_SIZE_BUCKETS
+from bot.sealing.envelope import DIGEST_SIZE_BUCKETS
 
 ANSWERS = Path(__file__).parent / "golden" / "answers"
 FULL = ANSWERS / "worker_report_full.yaml"

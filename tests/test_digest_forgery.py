@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.channel import ChannelChecker, key_fingerprints
 from bot.cli import _register, cli
-from bot.delivery import DigestSender, Outcome
-from bot.digests import DigestCloser
-from bot.keys import BotSigningKey, write_public_file
-from bot.sealing import ReportContext, seal_answer, sign_digest
+from bot.delivery.channel_checks import ChannelChecker, key_fingerprints
+from bot.delivery.digests import DigestCloser
+from bot.delivery.outbox import DigestSender, Outcome
+from bot.sealing.envelope import ReportContext, seal_answer, sign_digest
+from bot.sealing.keys import BotSigningKey, write_public_file
 from storage.base import ChannelBinding
 from storage.memory import MemoryReportStore
 from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, FakeChannelApi, Posted, make_bot

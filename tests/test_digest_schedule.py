@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.channel import ChannelChecker
-from bot.delivery import DigestSender, DigestService
-from bot.digests import (
+from bot.delivery.channel_checks import ChannelChecker
+from bot.delivery.digests import (
     DigestCloser,
     DigestSchedule,
     close_to_folder,
     digest_caption,
     digest_file_name,
 )
-from bot.keys import KEY_ID_BYTES
-from bot.sealing import (
+from bot.delivery.outbox import DigestSender, DigestService
+from bot.ops.settings import Settings
+from bot.sealing.envelope import (
     DIGEST_ENTRY_BUCKETS,
     DIGEST_SIZE_BUCKETS,
     NONCE_BYTES,
@@ -34,7 +34,7 @@ from bot.sealing import (
     ExternalEntry,
     verify_digest,
 )
-from bot.settings import Settings
+from bot.sealing.keys import KEY_ID_BYTES
 from storage.memory import MemoryReportStore
 from tests.digest_support import (
     Clock,

@@ -21,12 +21,12 @@ import pytest
 from click.testing import CliRunner
 from telegram.request import BaseRequest, RequestData
 
-from bot import cli_doctor
-from bot.analyst.keys import new_analyst_key
-from bot.channel import key_fingerprints
+from bot.cli import doctor as cli_doctor
+from bot.delivery.channel_checks import key_fingerprints
 from bot.doctor import Report, Status, diagnose
-from bot.keys import Recipients, load_analyst_public_key, new_bot_key
-from bot.settings import Settings
+from bot.ops.settings import Settings
+from bot.sealing.keys import Recipients, load_analyst_public_key, new_bot_key
+from reportbot_analyst.keys import new_analyst_key
 from storage import ChannelBinding, SqliteReportStore, schema
 from tests.bot_support import FLOW_PATH, LOCALES
 from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, TOKEN, FakeChannelApi

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.engine import (
+from bot.questionnaire.engine import (
     Accepted,
     Back,
     Cancel,
@@ -37,7 +37,7 @@ from bot.engine import (
     normalize_text,
     step,
 )
-from bot.flow import Flow, FlowSpec, MediaKind
+from bot.questionnaire.flow import Flow, FlowSpec, MediaKind
 from tests.engine_support import THIS_YEAR, load_fixture_flow, run
 
 FLOW = load_fixture_flow()

@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.cli_demo import default_flow_path
-from bot.conditions import evaluate
-from bot.engine import (
+from bot.cli.demo import default_flow_path
+from bot.questionnaire.conditions import evaluate
+from bot.questionnaire.engine import (
     Accepted,
     Back,
     Cancel,
@@ -52,7 +52,7 @@ from bot.engine import (
     normalize_text,
     step,
 )
-from bot.flow import (
+from bot.questionnaire.flow import (
     All,
     AnswerValue,
     AnyOf,
@@ -65,7 +65,7 @@ from bot.flow import (
     OneOf,
     condition_refs,
 )
-from bot.flow_loader import default_locales_dir, load_flow
+from bot.questionnaire.loader import default_locales_dir, load_flow
 from tests.engine_support import THIS_YEAR, load_fixture_flow
 
 FIXTURE = load_fixture_flow()

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot.cli_flows import register
-from bot.flow import (
+from bot.cli.flows import register
+from bot.questionnaire.flow import (
     BUTTON_LABEL_MAX,
     CALLBACK_DATA_MAX,
     ENGINE_CHOICE_IDS,
@@ -27,7 +27,7 @@ from bot.flow import (
     flow_issues,
     spec_text_ids,
 )
-from bot.flow_loader import (
+from bot.questionnaire.loader import (
     FlowLoadError,
     Problem,
     check_flows,
@@ -35,7 +35,7 @@ from bot.flow_loader import (
     load_flow,
     load_ui_texts,
 )
-from bot.flow_render import dot, mermaid, outline
+from bot.questionnaire.outline import dot, mermaid, outline
 
 TESTS = Path(__file__).parent
 BROKEN = TESTS / "flows_broken"
@@ -691,8 +691,8 @@ def _answer(data: st.DataObject, kind: str) -> dict[str, object] | None:
 @settings(max_examples=200, deadline=None)
 @given(spec=_flows(), data=st.data())
 def test_nothing_called_unreachable_is_ever_asked(spec: FlowSpec, data: st.DataObject) -> None:
-    from bot.conditions import evaluate
-    from bot.flow import Kind
+    from bot.questionnaire.conditions import evaluate
+    from bot.questionnaire.flow import Kind
 
     texts = {lang: dict.fromkeys(spec_text_ids(spec), "t") for lang in ("ko", "ru", "en")}
     issues = flow_issues(spec, texts)

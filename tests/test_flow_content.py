@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.flow import LANGUAGES, FlowSpec, Kind
+from bot.questionnaire.flow import LANGUAGES, FlowSpec, Kind
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOW_FILE = ROOT / "flows" / "worker_report.yaml"

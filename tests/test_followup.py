@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.analyst.keys import AnalystSecretKey
-from bot.analyst.opening import ManifestRecord, open_envelope, read_record
-from bot.analyst.replies import seal_reply
-from bot.analyst.toolkit import FlowCatalog, write_output
 from bot.cli import _register, cli
-from bot.logging_setup import configure_logging
-from bot.receipts import ReceiptCode, new_code
+from bot.ops.logging import configure_logging
+from bot.receipts.service import ReceiptCode, new_code
 from handlers.callbacks import Op, decode
 from handlers.followup import Followups
+from reportbot_analyst.keys import AnalystSecretKey
+from reportbot_analyst.opening import ManifestRecord, open_envelope, read_record
+from reportbot_analyst.replies import seal_reply
+from reportbot_analyst.toolkit import FlowCatalog, write_output
 from storage.base import ReportId, ReportState, RetentionPolicy
 from tests.bot_support import screen_callbacks, tap, walk
 from tests.botclient import ReporterClient, texts_of

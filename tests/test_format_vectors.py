@@ -280,10 +280,10 @@ def test_documented_buckets_are_the_vectors_buckets(vectors: dict[str, Any]) -> 
 
 
 def test_project_reader_opens_the_vectors(vectors: dict[str, Any]) -> None:
-    from bot.analyst.keys import parse_analyst_key_file
-    from bot.analyst.opening import open_envelope
-    from bot.keys import fingerprint, key_id, parse_bot_verify_key
-    from bot.sealing import PAD_BUCKETS, verify_digest
+    from bot.sealing.envelope import PAD_BUCKETS, verify_digest
+    from bot.sealing.keys import fingerprint, key_id, parse_bot_verify_key
+    from reportbot_analyst.keys import parse_analyst_key_file
+    from reportbot_analyst.opening import open_envelope
 
     assert list(PAD_BUCKETS) == vectors["buckets"]
     alice = parse_analyst_key_file(

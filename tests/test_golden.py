@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_demo import default_flow_path, load_texts
-from bot.terminal import MemorySink, Session, Texts, load_answers, outcome_json, run_script
+from bot.cli.demo import default_flow_path, load_texts
+from bot.terminal.demo import MemorySink, Session, Texts, load_answers, outcome_json, run_script
 
 GOLDEN = Path(__file__).parent / "golden"
 SCENARIOS = ("worker_report_full", "worker_report_early_end", "worker_report_declined")

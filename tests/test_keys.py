@@ -11,15 +11,8 @@ from pathlib import Path
 import pytest
 from nacl.public import PrivateKey
 
-from bot.analyst.keys import (
-    AnalystSecretKey,
-    PassphraseError,
-    analyst_key_file_bytes,
-    load_analyst_key,
-    new_analyst_key,
-)
-from bot.analyst.opening import NotSealedToKeyError, open_envelope
-from bot.keys import (
+from bot.sealing.envelope import seal_answer, sign_digest, verify_digest
+from bot.sealing.keys import (
     ANALYST_PUBLIC_PREFIX,
     AnalystPublicKey,
     KeyFileError,
@@ -34,7 +27,14 @@ from bot.keys import (
     load_recipients,
     new_bot_key,
 )
-from bot.sealing import seal_answer, sign_digest, verify_digest
+from reportbot_analyst.keys import (
+    AnalystSecretKey,
+    PassphraseError,
+    analyst_key_file_bytes,
+    load_analyst_key,
+    new_analyst_key,
+)
+from reportbot_analyst.opening import NotSealedToKeyError, open_envelope
 from tests.sealing_support import PASSPHRASE, Team, make_team, report_context, write_team_files
 
 
@@ -202,7 +202,7 @@ def test_tampered_key_file_public_part_is_detected(team: Team, tmp_path: Path) -
 def test_production_default_is_not_the_test_minimum(team: Team) -> None:
     doc = json.loads(analyst_key_file_bytes(team.alice, PASSPHRASE, limits="interactive"))
     assert doc["kdf"]["memlimit"] >= 64 * 1024 * 1024
-    from bot.analyst.keys import DEFAULT_KDF_LIMITS, KDF_LIMITS
+    from reportbot_analyst.keys import DEFAULT_KDF_LIMITS, KDF_LIMITS
 
     assert KDF_LIMITS[DEFAULT_KDF_LIMITS][1] >= 256 * 1024 * 1024
 

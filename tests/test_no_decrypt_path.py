@@ -1,10 +1,10 @@
 """The server can seal and never open: no decrypt path in the bot's runtime, by three proofs.
 
-1. Static: no runtime module imports ``bot.analyst`` (the opening code); the CLI modules that
+1. Static: no runtime module imports ``reportbot_analyst`` (the opening code); the CLI modules that
    register analyst commands import it inside the commands only. The sealing, key and storage
    and handler modules name no private-key type or opening primitive.
 2. Dynamic: importing the bot's runtime (and registering every CLI group) loads no
-   ``bot.analyst`` module.
+   ``reportbot_analyst`` module.
 3. Types: mypy rejects calling ``decrypt`` on the boxes ``Recipients`` holds.
 """
 
@@ -21,10 +21,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 RUNTIME_DIRS = ("bot", "handlers", "storage")
-ANALYST_PACKAGE = "bot.analyst"
-CLI_MODULES = {"bot/cli.py"} | {p.relative_to(ROOT).as_posix() for p in ROOT.glob("bot/cli_*.py")}
+ANALYST_PACKAGE = "reportbot_analyst"
+CLI_MODULES = {"bot/cli/__init__.py"} | {
+    p.relative_to(ROOT).as_posix() for p in ROOT.glob("bot/cli_*.py")
+}
 
-NO_PRIVATE_KEYS = ("bot/sealing.py", "bot/keys.py", "handlers", "storage")
+NO_PRIVATE_KEYS = ("bot/sealing/envelope.py", "bot/sealing/keys.py", "handlers", "storage")
 """Modules that must not even name a private key type or an opening primitive.
 
 A module that someday must open something with a key the bot derives itself (e.g. replies for
@@ -33,8 +35,8 @@ a reporter's receipt) belongs in its own module, listed in ALLOWED with the reas
 ALLOWED: dict[str, str] = {}
 
 ALLOWED_IMPORTERS: dict[str, str] = {}
-"""Runtime-tree modules allowed to import ``bot.analyst`` at module level, each with the reason
-(e.g. a demo that plays both the bot and the analyst on one machine). Empty: none is."""
+"""Runtime-tree modules allowed to import ``reportbot_analyst`` at module level, each with the
+reason (e.g. a demo that plays both the bot and the analyst on one machine). Empty: none is."""
 
 FORBIDDEN_NAMES = {
     "PrivateKey",
@@ -53,7 +55,11 @@ def _runtime_files() -> list[Path]:
     files: list[Path] = []
     for folder in RUNTIME_DIRS:
         files += sorted((ROOT / folder).rglob("*.py"))
-    return [f for f in files if not f.relative_to(ROOT).as_posix().startswith("bot/analyst/")]
+    return [
+        f
+        for f in files
+        if not f.relative_to(ROOT).as_posix().startswith("analyst/reportbot_analyst/")
+    ]
 
 
 def _imports(tree: ast.AST) -> list[tuple[ast.AST, str]]:
@@ -106,12 +112,12 @@ def test_no_runtime_module_imports_the_opening_code() -> None:
 
 def test_an_import_at_module_level_of_a_cli_module_is_caught() -> None:
     tree = ast.parse(
-        "try:\n    import bot.analyst.toolkit\nexcept ImportError:\n    pass\n"
-        "def cmd():\n    from bot.analyst import keys\n"
+        "try:\n    import reportbot_analyst.toolkit\nexcept ImportError:\n    pass\n"
+        "def cmd():\n    from reportbot_analyst import keys\n"
     )
     deferred = _deferred_imports(tree)
     flagged = [name for node, name in _imports(tree) if id(node) not in deferred]
-    assert flagged == ["bot.analyst.toolkit"]
+    assert flagged == ["reportbot_analyst.toolkit"]
 
 
 def test_sealing_keys_storage_and_handlers_name_no_private_key_or_opening() -> None:
@@ -149,19 +155,25 @@ def test_importing_the_bot_runtime_loads_no_opening_code() -> None:
     script = textwrap.dedent(
         """
         import importlib, pathlib, sys
-        import bot.cli, bot.keys, bot.sealing
+        import bot.cli, bot.sealing.keys, bot.sealing.envelope
         bot.cli._register()
         failed = []
         for package in ("bot", "handlers", "storage"):
             for path in sorted(pathlib.Path(package).rglob("*.py")):
                 name = ".".join(path.with_suffix("").parts).removesuffix(".__init__")
-                if name.startswith("bot.analyst") or name == "bot.__main__":
+                if name.startswith("reportbot_analyst") or name == "bot.__main__":
                     continue
                 try:
                     importlib.import_module(name)
                 except Exception as exc:  # reported, and the test fails on it
                     failed.append(f"{name}: {type(exc).__name__}")
-        loaded = sorted(m for m in sys.modules if m.startswith("bot.analyst"))
+        # The analysts' CLI shells are registered (entry point); what opens must not load.
+        loaded = sorted(
+            m for m in sys.modules
+            if m.startswith("reportbot_analyst")
+            and m != "reportbot_analyst"
+            and not m.startswith("reportbot_analyst.cli")
+        )
         print("LOADED", loaded)
         print("FAILED", failed)
         """
@@ -181,7 +193,7 @@ def test_mypy_rejects_a_decrypt_call_on_the_bots_boxes(tmp_path: Path) -> None:
     snippet.write_text(
         textwrap.dedent(
             """
-            from bot.keys import Recipients
+            from bot.sealing.keys import Recipients
 
 
             def can_seal(recipients: Recipients, data: bytes) -> bytes:

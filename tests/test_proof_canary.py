@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.analyst.keys import AnalystSecretKey
-from bot.keys import new_bot_key
+from bot.sealing.keys import new_bot_key
 from handlers.callbacks import Op
+from reportbot_analyst.keys import AnalystSecretKey
 from storage.base import ReportState
 from storage.sqlite import open_store
 from tests.bot_support import FLOW_PATH, LOCALES, TEST_TOKEN, tap, walk

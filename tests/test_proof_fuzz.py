@@ -40,8 +40,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
-from bot.flow_loader import FlowLoadError, load_flow
-from bot.logging_setup import exception_where
+from bot.ops.logging import exception_where
+from bot.questionnaire.loader import FlowLoadError, load_flow
 from handlers.callbacks import Op, encode
 from tests.bot_support import FLOW_PATH, LOCALES, BotHarness, running_bot
 from tests.botclient import JSON, Call, ReporterClient

@@ -17,10 +17,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.analyst.keys import AnalystSecretKey, new_analyst_key
-from bot.analyst.replies import ReplyInputError, seal_reply
 from bot.cli import _register, cli
-from bot.receipts import (
+from bot.receipts.service import (
     CODE_ENTROPY_BITS,
     TEST_KDF,
     BadReplySignatureError,
@@ -40,6 +38,8 @@ from bot.receipts import (
     reply_key_token,
     verify_reply,
 )
+from reportbot_analyst.keys import AnalystSecretKey, new_analyst_key
+from reportbot_analyst.replies import ReplyInputError, seal_reply
 from storage.base import ReportId, new_report_id
 from storage.memory import MemoryReportStore
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from bot.logging_setup import install_exception_hooks
+from bot.ops.logging import install_exception_hooks
 from tests.bot_support import logging_configured
 
 CANARY = "CANARY-Пак-Ённа-4711"

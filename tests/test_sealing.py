@@ -10,16 +10,8 @@ from datetime import date
 import pytest
 from PIL import Image
 
-from bot.analyst.opening import (
-    DamagedError,
-    NotSealedToKeyError,
-    OpenError,
-    open_envelope,
-    read_record,
-)
-from bot.flow import MediaKind
-from bot.keys import MAX_RECIPIENTS, BotSigningKey, Recipients
-from bot.sealing import (
+from bot.questionnaire.flow import MediaKind
+from bot.sealing.envelope import (
     DIGEST_ENTRY_BUCKETS,
     DIGEST_SIZE_BUCKETS,
     ENVELOPE_PREFIX_BYTES,
@@ -47,6 +39,14 @@ from bot.sealing import (
     sign_digest,
     strip_image_metadata,
     verify_digest,
+)
+from bot.sealing.keys import MAX_RECIPIENTS, BotSigningKey, Recipients
+from reportbot_analyst.opening import (
+    DamagedError,
+    NotSealedToKeyError,
+    OpenError,
+    open_envelope,
+    read_record,
 )
 from tests.sealing_support import Team, digest_of, gps_jpeg, has_gps, make_team, report_context
 
@@ -333,7 +333,7 @@ def test_sealing_refuses_values_outside_the_format(team: Team, ctx: ReportContex
 
 
 def test_recipients_hold_at_most_16_distinct_keys(team: Team) -> None:
-    from bot.analyst.keys import AnalystSecretKey
+    from reportbot_analyst.keys import AnalystSecretKey
 
     many = [AnalystSecretKey.generate().public for _ in range(MAX_RECIPIENTS + 1)]
     with pytest.raises(Exception, match="at most"):

@@ -2,11 +2,12 @@
 and what is deleted is gone from every file.
 
 A full report whose answers, Telegram id, username and names are unique marker strings is sealed
-by the real ``bot.sealing`` and stored by the real SQLite store. Afterwards no marker appears in
-any file under the data directory (database, journal, anything else) in UTF-8, UTF-16 LE/BE, hex
-or base64; an analyst key still opens every stored envelope and finds the markers (so the test
-is not passing on an empty database). Then the ciphertext of a discarded report, of a replaced
-answer, of a dropped branch and of a report removed by retention is gone from every file too.
+by the real ``bot.sealing.envelope`` and stored by the real SQLite store. Afterwards no marker
+appears in any file under the data directory (database, journal, anything else) in UTF-8, UTF-16
+LE/BE, hex or base64; an analyst key still opens every stored envelope and finds the markers (so
+the test is not passing on an empty database). Then the ciphertext of a discarded report, of a
+replaced answer, of a dropped branch and of a report removed by retention is gone from every file
+too.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.analyst.keys import AnalystSecretKey
-from bot.analyst.opening import open_envelope
-from bot.flow import MediaKind
-from bot.keys import Recipients
-from bot.sealing import (
+from bot.questionnaire.flow import MediaKind
+from bot.sealing.envelope import (
     ReportContext,
     ReportStatus,
     seal_answer,
     seal_attachment,
     seal_manifest,
 )
+from bot.sealing.keys import Recipients
+from reportbot_analyst.keys import AnalystSecretKey
+from reportbot_analyst.opening import open_envelope
 from storage import ReportId, ReportState, RetentionPolicy, SqliteReportStore, run_retention
 from storage.schema import DB_FILENAME
 from tests.proof_support import report

@@ -24,10 +24,8 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from PIL import Image
 
-from bot.analyst.keys import AnalystSecretKey, analyst_key_file_bytes
-from bot.flow import MediaKind
-from bot.keys import BotSigningKey, Recipients
-from bot.sealing import (
+from bot.questionnaire.flow import MediaKind
+from bot.sealing.envelope import (
     PAD_BUCKETS,
     ExternalEntry,
     ReportContext,
@@ -38,6 +36,8 @@ from bot.sealing import (
     seal_manifest,
     sign_digest,
 )
+from bot.sealing.keys import BotSigningKey, Recipients
+from reportbot_analyst.keys import AnalystSecretKey, analyst_key_file_bytes
 
 OUT = Path(__file__).with_name("format-v1.json")
 PASSPHRASE = "로동자 보호 2025 кодовая фраза"

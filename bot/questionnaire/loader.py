@@ -1,0 +1,596 @@
+"""Reading flows and texts from YAML, with problems a maintainer can act on.
+
+``load_flow`` is the only way the project gets a :class:`bot.questionnaire.flow.Flow`: it reads the
+structure file ``flows/<id>.yaml`` and the text files ``locales/<lang>/<id>.yaml`` (ko, ru, en),
+checks every rule of ``docs/flows.md`` and raises :class:`FlowLoadError` with one :class:`Problem`
+per broken rule (file, line, question or text id, what is wrong). ``Flow`` itself refuses to be
+built while a rule is broken, so nothing can start on a flow that fails the check.
+
+YAML is read strictly: only ``true``/``false`` are booleans (``yes``, ``no``, ``on``, ``off``
+stay words, so they can be choice ids), dates stay strings, anchors and aliases are refused,
+nesting is limited, and a key written twice is a problem instead of silently keeping the last.
+Text files are flat mappings of text id to text; every value is taken as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.questionnaire.flow import (
+    CONDITION_TAGS,
+    LANGUAGES,
+    Flow,
+    FlowIssue,
+    FlowSpec,
+    Kind,
+    MediaKind,
+    Question,
+    TextTable,
+    flow_issues,
+    ui_text_issues,
+)
+
+MAX_FILE_BYTES = 1_000_000
+"""A flow or text file larger than this is refused unread (a real one is a few kilobytes)."""
+
+MAX_DEPTH = 32
+"""Deepest YAML nesting accepted; a real flow needs about eight levels."""
+
+UI_FILE = "ui.yaml"
+"""The file of interface texts in each ``locales/<lang>/`` directory."""
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flow or text file, printed as ``file:line: id: problem``.
+
+    ``line`` is 1-based, or None when the problem has no place in the file (a missing text).
+    ``where`` is a question id, a text id, ``flow`` (the file as a whole) or ``ui``.
+    """
+
+    file: str
+    line: int | None
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{place}: {self.where}: {self.message}"
+
+
+class FlowLoadError(Exception):
+    """A flow or its texts break the rules; ``problems`` says where and how."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``check_flows`` found: every problem, and the flows that passed."""
+
+    problems: tuple[Problem, ...]
+    flows: tuple[Flow, ...]
+
+
+# ---- strict YAML ------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans, no timestamps, no aliases and bounded nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # stubs lack it
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (*name) are not allowed here; write it out", mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # stubs lack it
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL_TAG, _TIMESTAMP_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """One file read and parsed: its node tree (for line numbers) and plain data."""
+
+    file: str
+    node: Node | None
+    data: Any
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _read_text(path: Path, file: str) -> tuple[str | None, list[Problem]]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, [
+                Problem(file, None, "-", f"file too large ({size} bytes, limit {MAX_FILE_BYTES})")
+            ]
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Problem(file, None, "-", "no such file")]
+    except OSError as exc:
+        return None, [Problem(file, None, "-", f"cannot read: {exc.strerror or exc}")]
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [
+            Problem(file, line, "-", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
+        ]
+
+
+def _syntax_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or "unreadable"
+        if exc.context:
+            started = exc.context_mark
+            at = ""
+            if started is not None and mark is not None and started.line != mark.line:
+                at = f" that starts at line {started.line + 1}"
+            what = f"{what} ({exc.context}{at})"
+        line = mark.line + 1 if mark is not None else None
+        column = f", column {mark.column + 1}" if mark is not None else ""
+        return Problem(file, line, "-", f"YAML syntax error: {what}{column}")
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[: exc.position].count("\n") + 1
+        return Problem(
+            file, line, "-", f"YAML syntax error: character U+{exc.character:04X} is not allowed"
+        )
+    return Problem(file, None, "-", f"YAML syntax error: {exc}")  # pragma: no cover
+
+
+def _parse(path: Path, *, construct: bool) -> _Parsed:
+    file = _display(path)
+    text, problems = _read_text(path, file)
+    if text is None:
+        return _Parsed(file, None, None, tuple(problems))
+    try:
+        loader = _StrictLoader(text)  # the reader already refuses control characters here
+    except yaml.YAMLError as exc:
+        return _Parsed(file, None, None, (_syntax_problem(file, text, exc),))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return _Parsed(file, None, None, ())
+        problems = _duplicate_keys(node, file)
+        data = loader.construct_document(node) if construct and not problems else None
+        return _Parsed(file, node, data, tuple(problems))
+    except yaml.YAMLError as exc:
+        return _Parsed(file, None, None, (_syntax_problem(file, text, exc),))
+    finally:
+        loader.dispose()
+
+
+def _duplicate_keys(root: Node, file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    stack: list[tuple[Node, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    line = key.start_mark.line + 1
+                    if key.value in first:
+                        where = _where(root, loc) if loc else key.value
+                        problems.append(
+                            Problem(
+                                file,
+                                line,
+                                where,
+                                f"duplicate key '{key.value}' (first at line {first[key.value]}): "
+                                "YAML would silently keep only the last",
+                            )
+                        )
+                    else:
+                        first[key.value] = line
+                    stack.append((value, (*loc, key.value)))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
+    problems.sort(key=lambda p: p.line or 0)
+    return problems
+
+
+def _child(node: Node, part: str | int) -> Node | None:
+    if isinstance(node, MappingNode) and isinstance(part, str):
+        found = None
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == part:
+                found = value  # the last one, as YAML keeps
+        return found
+    if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        child: Node = node.value[part]
+        return child
+    return None
+
+
+def _line(root: Node | None, loc: Sequence[str | int]) -> int | None:
+    """The line of the deepest node along ``loc`` (parts that are not in the file are skipped)."""
+    if root is None:
+        return None
+    node = root
+    for part in loc:
+        child = _child(node, part)
+        if child is not None:
+            node = child
+    return node.start_mark.line + 1
+
+
+def _text_line(root: Node | None, text_id: str) -> int | None:
+    if not isinstance(root, MappingNode):
+        return None
+    line = None
+    for key, _value in root.value:
+        if isinstance(key, ScalarNode) and key.value == text_id:
+            line = key.start_mark.line + 1
+    return line
+
+
+def _where(root: Node | None, loc: Sequence[str | int]) -> str:
+    """The question id for a place in a structure file (or ``flow`` outside the questions)."""
+    if root is None or len(loc) < 2 or loc[0] != "questions" or not isinstance(loc[1], int):
+        return "flow"
+    questions = _child(root, "questions")
+    question = _child(questions, loc[1]) if questions is not None else None
+    qid = _child(question, "id") if question is not None else None
+    if isinstance(qid, ScalarNode) and re.fullmatch(r"[a-z][a-z0-9_]*", qid.value):
+        return str(qid.value)
+    return f"question {loc[1] + 1}"
+
+
+# ---- pydantic errors as maintainer messages ---------------------------------------------------
+
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _known_fields(loc: Sequence[str | int]) -> str:
+    if len(loc) == 3 and loc[0] == "questions":
+        return ", ".join(Question.model_fields)
+    if len(loc) == 1:
+        return ", ".join(FlowSpec.model_fields)
+    return ""
+
+
+def _validation_problems(exc: ValidationError, parsed: _Parsed) -> list[Problem]:
+    grouped: dict[tuple[str | int, ...], list[Mapping[str, Any]]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in CONDITION_TAGS))
+        if loc and loc[-1] in ("str", "int", "bool"):  # members of the Scalar union
+            loc = loc[:-1]
+        grouped.setdefault(loc, []).append(error)
+    problems: list[Problem] = []
+    for loc, errors in grouped.items():
+        in_question = len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int)
+        field = ".".join(str(p) for p in (loc[2:] if in_question else loc))
+        messages: list[str] = []
+        expected = [_EXPECTED[e["type"]] for e in errors if e["type"] in _EXPECTED]
+        if expected:
+            wanted = " or ".join(dict.fromkeys(expected))
+            messages.append(f"{field or 'this'} must be {wanted}, not {_short(errors[0]['input'])}")
+        for detail in errors:
+            if detail["type"] in _EXPECTED:
+                continue
+            messages.append(_message(detail, field, loc))
+        line = _line(parsed.node, loc)
+        problems.append(
+            Problem(parsed.file, line, _where(parsed.node, loc), "; ".join(dict.fromkeys(messages)))
+        )
+    return problems
+
+
+def _message(error: Mapping[str, Any], field: str, loc: Sequence[str | int]) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    last = str(loc[-1]) if loc else ""
+    if kind == "missing":
+        return f"missing field '{last}'"
+    if kind == "extra_forbidden":
+        known = _known_fields(loc)
+        return f"unknown field '{last}'" + (f" (known: {known})" if known else "")
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{field}: {_short(value)} is not a valid id: use lowercase ASCII letters, digits "
+            "and _, starting with a letter"
+        )
+    if kind == "enum" and last == "kind":
+        return f"{_short(value)} is not a question kind (kinds: {', '.join(Kind)})"
+    if kind == "enum":
+        return f"{field}: {_short(value)} is not one of: {', '.join(MediaKind)}"
+    if kind == "too_short":
+        return f"{field} must not be empty"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    return f"{field}: {error['msg']}" if field else str(error["msg"])
+
+
+# ---- texts ------------------------------------------------------------------------------------
+
+
+def _text_table(parsed: _Parsed) -> tuple[TextTable, list[Problem]]:
+    node = parsed.node
+    table: TextTable = {}
+    problems: list[Problem] = []
+    if node is None:
+        return table, problems
+    if not isinstance(node, MappingNode):
+        problems.append(
+            Problem(
+                parsed.file,
+                node.start_mark.line + 1,
+                "-",
+                "a text file is a mapping of text id to text, e.g. 'site.prompt: ...'",
+            )
+        )
+        return table, problems
+    for key, value in node.value:
+        line = key.start_mark.line + 1
+        if not isinstance(key, ScalarNode):
+            problems.append(Problem(parsed.file, line, "-", "a text id must be a plain word"))
+            continue
+        text_id = str(key.value)
+        if isinstance(value, ScalarNode):
+            table[text_id] = "" if value.tag == _NULL_TAG else str(value.value)
+        elif isinstance(value, MappingNode):
+            problems.append(
+                Problem(
+                    parsed.file,
+                    line,
+                    text_id,
+                    "texts are flat: write the full id on each line, e.g. "
+                    f"'{text_id}.prompt: ...', not a nested mapping",
+                )
+            )
+        else:
+            problems.append(Problem(parsed.file, line, text_id, "a text must be a string"))
+    return table, problems
+
+
+@dataclass(frozen=True)
+class _TextFile:
+    path: Path
+    parsed: _Parsed
+    table: TextTable
+
+
+def _read_texts(locales_dir: Path, name: str) -> tuple[dict[str, _TextFile], list[Problem]]:
+    """Each language's ``locales/<lang>/<name>``; a language is missing if it is unusable."""
+    files: dict[str, _TextFile] = {}
+    problems: list[Problem] = []
+    for lang in LANGUAGES:
+        path = locales_dir / lang / name
+        if not path.is_file():
+            problems.append(
+                Problem(
+                    _display(path),
+                    None,
+                    "-",
+                    f"missing text file for {lang}: every text is needed in {', '.join(LANGUAGES)}",
+                )
+            )
+            continue
+        parsed = _parse(path, construct=False)
+        table, table_problems = _text_table(parsed)
+        problems += parsed.problems
+        problems += table_problems
+        if parsed.ok and not table_problems:
+            files[lang] = _TextFile(path, parsed, table)
+    return files, problems
+
+
+def _issue_problem(issue: FlowIssue, flow: _Parsed, texts: Mapping[str, _TextFile]) -> Problem:
+    if issue.lang is None:
+        return Problem(flow.file, _line(flow.node, issue.loc), issue.where, issue.message)
+    text_file = texts[issue.lang]
+    line = _text_line(text_file.parsed.node, str(issue.loc[0])) if issue.loc else None
+    return Problem(text_file.parsed.file, line, issue.where, issue.message)
+
+
+# ---- loading ----------------------------------------------------------------------------------
+
+
+def default_locales_dir(flow_path: Path) -> Path:
+    """``locales/`` beside the directory holding the flow (``flows/x.yaml`` -> ``locales/``)."""
+    return flow_path.absolute().parent.parent / "locales"
+
+
+def _load(path: Path, locales_dir: Path) -> tuple[Flow | None, list[Problem]]:
+    parsed = _parse(path, construct=True)
+    problems = list(parsed.problems)
+    spec: FlowSpec | None = None
+    flow_id = path.stem
+    if parsed.ok and parsed.node is None and not problems:
+        problems.append(Problem(parsed.file, 1, "-", "empty file: a flow needs id and questions"))
+    elif parsed.ok and parsed.node is not None:
+        if not isinstance(parsed.data, dict):
+            problems.append(
+                Problem(
+                    parsed.file,
+                    parsed.node.start_mark.line + 1,
+                    "-",
+                    "a flow file is a mapping with 'id' and 'questions'",
+                )
+            )
+        else:
+            raw_id = parsed.data.get("id")
+            if isinstance(raw_id, str) and re.fullmatch(r"[a-z][a-z0-9_]*", raw_id):
+                flow_id = raw_id
+            try:
+                spec = FlowSpec.model_validate(parsed.data)
+            except ValidationError as exc:
+                problems += _validation_problems(exc, parsed)
+    if flow_id != path.stem:
+        problems.append(
+            Problem(
+                parsed.file,
+                _line(parsed.node, ("id",)),
+                "flow",
+                f"flow id '{flow_id}' differs from the file name: name the file {flow_id}.yaml",
+            )
+        )
+        return None, problems  # which text files belong to it is unclear until this is fixed
+    texts, text_problems = _read_texts(locales_dir, f"{flow_id}.yaml")
+    problems += text_problems
+    if spec is None:
+        return None, problems
+    tables = {lang: text_file.table for lang, text_file in texts.items()}
+    for issue in flow_issues(spec, tables):
+        if issue.lang is not None and issue.lang not in texts:
+            continue  # that language's file is missing or broken: already reported
+        problems.append(_issue_problem(issue, parsed, texts))
+    if problems:
+        return None, problems
+    return Flow(spec=spec, texts=tables, source=parsed.file), []
+
+
+def load_flow(path: Path, locales_dir: Path) -> Flow:
+    """Read and check ``path`` and its texts in ``locales_dir``; raise FlowLoadError if broken."""
+    flow, problems = _load(path, locales_dir)
+    if flow is None:
+        raise FlowLoadError(problems)
+    return flow
+
+
+def _load_ui(locales_dir: Path) -> tuple[dict[str, TextTable], list[Problem]]:
+    files, problems = _read_texts(locales_dir, UI_FILE)
+    tables = {lang: text_file.table for lang, text_file in files.items()}
+    for issue in ui_text_issues(tables):
+        if issue.lang is not None and issue.lang not in files:
+            continue
+        if issue.lang is None:  # pragma: no cover - every ui rule names its language
+            problems.append(Problem(_display(locales_dir), None, issue.where, issue.message))
+            continue
+        problems.append(_issue_problem(issue, files[issue.lang].parsed, files))
+    return tables, problems
+
+
+def load_ui_texts(locales_dir: Path) -> dict[str, dict[str, str]]:
+    """``locales/<lang>/ui.yaml`` for every language; raise FlowLoadError if any rule is broken."""
+    tables, problems = _load_ui(locales_dir)
+    if problems:
+        raise FlowLoadError(problems)
+    return tables
+
+
+def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file()
+            )
+            if not found:
+                problems.append(
+                    Problem(_display(path), None, "-", "no flow files (*.yaml) in this directory")
+                )
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(_display(path), None, "-", "no such file or directory"))
+    return files, problems
+
+
+def check_flows(paths: Iterable[Path], locales_dir: Path | None = None) -> CheckReport:
+    """Check flow files and directories of them, and the ui texts beside them.
+
+    Texts come from ``locales_dir``, or else from ``locales/`` beside each flow's directory.
+    A locales directory's ``ui.yaml`` files are checked when any language has one.
+    """
+    files, problems = _flow_files(paths)
+    flows: list[Flow] = []
+    first_file: dict[str, str] = {}
+    ui_dirs: dict[Path, None] = {}
+    for path in files:
+        texts_dir = locales_dir if locales_dir is not None else default_locales_dir(path)
+        ui_dirs[texts_dir.absolute()] = None
+        flow, found = _load(path, texts_dir)
+        problems += found
+        if flow is None:
+            continue
+        if flow.id in first_file:
+            problems.append(
+                Problem(
+                    flow.source,
+                    None,
+                    "flow",
+                    f"flow id '{flow.id}' is also used by {first_file[flow.id]}",
+                )
+            )
+            continue
+        first_file[flow.id] = flow.source
+        flows.append(flow)
+    for texts_dir in ui_dirs:
+        if any((texts_dir / lang / UI_FILE).is_file() for lang in LANGUAGES):
+            problems += _load_ui(texts_dir)[1]
+    return CheckReport(tuple(problems), tuple(flows))
+
+
+def check_paths(paths: Iterable[Path], locales_dir: Path | None = None) -> list[Problem]:
+    """Every problem in the given flow files and directories (empty when all pass)."""
+    return list(check_flows(paths, locales_dir).problems)
