@@ -3,6 +3,12 @@
 It serves ``/bot<token>/<method>`` and ``/file/bot<token>/<path>`` with the same
 :class:`tests.botclient.FakeTelegram` the in-process tests use, and answers ``getUpdates`` long
 polls from a queue the test fills (``push``).
+
+With ``limits`` (:class:`RateLimits`) it also enforces Telegram's sending limits the way the Bot
+FAQ words them ("My bot is hitting limits"): about one message per second per private chat with
+short bursts, 20 per minute per group or channel, about 30 per second overall. A call over a
+limit is refused with 429 and ``retry_after`` and counted in ``refused``; it never reaches
+:class:`tests.botclient.FakeTelegram`. Without ``limits`` nothing is enforced.
 """
 
 from __future__ import annotations
@@ -10,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -28,9 +37,107 @@ def _value(raw: str) -> Any:
     return raw
 
 
+SENDING_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendVoice",
+        "sendVideo",
+        "sendAudio",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+        "editMessageMedia",
+    }
+)
+"""Calls that put or change a message in a chat: the ones Telegram's sending limits count.
+
+``answerCallbackQuery``, deletions, ``getFile`` and the bot's own settings are not sends."""
+
+
+@dataclass
+class _Bucket:
+    rate: float  # tokens per second
+    burst: float
+    tokens: float
+    last: float
+
+    def take(self, now: float) -> float:
+        """Take one token; 0.0 when taken, else the seconds until one is there."""
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+@dataclass
+class RateLimits:
+    """Telegram's sending limits as token buckets; a refused call is counted, not answered."""
+
+    private_per_second: float = 1.0
+    private_burst: float = 3.0
+    group_per_minute: float = 20.0
+    group_burst: float = 3.0
+    overall_per_second: float = 30.0
+    overall_burst: float = 30.0
+    monotonic: Callable[[], float] = time.monotonic
+    refused: int = 0
+    refused_by_chat: dict[int, int] = field(default_factory=dict)
+    counted: int = 0
+    _chats: dict[int, _Bucket] = field(default_factory=dict)
+    _overall: _Bucket | None = None
+
+    def _chat_bucket(self, chat_id: int, now: float) -> _Bucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            if chat_id > 0:
+                rate, burst = self.private_per_second, self.private_burst
+            else:
+                rate, burst = self.group_per_minute / 60.0, self.group_burst
+            bucket = self._chats[chat_id] = _Bucket(rate, burst, burst, now)
+        return bucket
+
+    def check(self, method: str, params: JSON) -> int | None:
+        """None when the call may go through, else the ``retry_after`` to answer with."""
+        if method not in SENDING_METHODS or "chat_id" not in params:
+            return None
+        try:
+            chat_id = int(params["chat_id"])
+        except (TypeError, ValueError):
+            return None
+        now = self.monotonic()
+        if self._overall is None:
+            burst = self.overall_burst
+            self._overall = _Bucket(self.overall_per_second, burst, burst, now)
+        chat = self._chat_bucket(chat_id, now)
+        # Look before taking: a refused call must not use up the other bucket's token.
+        chat.tokens = min(chat.burst, chat.tokens + (now - chat.last) * chat.rate)
+        chat.last = now
+        if chat.tokens < 1.0:
+            return self._refuse(chat_id, (1.0 - chat.tokens) / chat.rate)
+        wait = self._overall.take(now)
+        if wait > 0.0:
+            return self._refuse(chat_id, wait)
+        chat.tokens -= 1.0
+        self.counted += 1
+        return None
+
+    def _refuse(self, chat_id: int, wait: float) -> int:
+        self.refused += 1
+        self.refused_by_chat[chat_id] = self.refused_by_chat.get(chat_id, 0) + 1
+        return max(1, math.ceil(wait))
+
+
 class FakeBotApiServer:
-    def __init__(self, telegram: FakeTelegram) -> None:
+    def __init__(self, telegram: FakeTelegram, limits: RateLimits | None = None) -> None:
         self.telegram = telegram
+        self.limits = limits
         self.updates: list[JSON] = []
         self._new_update = asyncio.Event()
         self._calls_changed = asyncio.Event()
@@ -109,6 +216,19 @@ class FakeBotApiServer:
         params = await self._params(request)
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        if self.limits is not None:
+            retry_after = self.limits.check(method, params)
+            if retry_after is not None:
+                self._calls_changed.set()
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": f"Too Many Requests: retry after {retry_after}",
+                        "parameters": {"retry_after": retry_after},
+                    },
+                    status=429,
+                )
         status, body = self.telegram.handle(method, params)
         self._calls_changed.set()
         return web.json_response(body, status=status)
