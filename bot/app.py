@@ -218,6 +218,7 @@ def install_digests(
         deps.signing_key,
         clock=deps.clock,
         monotonic=deps.monotonic,
+        flows=[deps.flow],
     )
     jobs = app.job_queue
     if jobs is None:  # pragma: no cover - the job-queue extra is a dependency

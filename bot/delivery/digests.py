@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from bot.delivery.flow_snapshots import FlowSnapshots
 from bot.sealing.envelope import (
     DIGEST_ENTRY_BUCKETS,
     DIGEST_HEADER_BYTES,
@@ -177,8 +178,10 @@ class DigestCloser:
         max_file: int = MAX_DIGEST_FILE,
         entry_buckets: Sequence[int] = DIGEST_ENTRY_BUCKETS,
         size_buckets: Sequence[int] = DIGEST_SIZE_BUCKETS,
+        snapshots: FlowSnapshots | None = None,
     ) -> None:
         self.store = store
+        self.snapshots = snapshots  # flow snapshots every digest carries (self-describing)
         self.signing_key = signing_key
         self.recipients = recipients
         self._clock = clock
@@ -218,9 +221,18 @@ class DigestCloser:
         external = [e for e in envelopes if len(e) > self._inline_max]
         return inline, external
 
-    def _batches(self, reports: Sequence[tuple[ReportId, list[bytes]]]) -> list[_Batch]:
-        """Reports grouped so that every digest fits; always at least one (maybe empty) batch."""
-        batches = [_Batch([], [], [])]
+    def _batches(
+        self, reports: Sequence[tuple[ReportId, list[bytes]]], always: Sequence[bytes] = ()
+    ) -> list[_Batch]:
+        """Reports grouped so that every digest fits; always at least one (maybe empty) batch.
+
+        Every batch starts with ``always`` (the flow snapshots)."""
+
+        def new_batch() -> _Batch:
+            size = sum(len(e) + _ENTRY_OVERHEAD for e in always)
+            return _Batch([], list(always), [], size)
+
+        batches = [new_batch()]
         for report_id, envelopes in reports:
             inline, external = self._split(envelopes)
             size = sum(len(e) + _ENTRY_OVERHEAD for e in inline)
@@ -233,7 +245,7 @@ class DigestCloser:
             current = batches[-1]
             count = current.count + len(inline) + len(external)
             if current.report_ids and not self._fits(count, current.inline_bytes + size + extra):
-                current = _Batch([], [], [])
+                current = new_batch()
                 batches.append(current)
             current.report_ids.append(report_id)
             current.inline += inline
@@ -310,7 +322,8 @@ class DigestCloser:
         day = self._clock().astimezone(UTC).date()
         closed: list[ClosedDigest] = []
         seq = await self.store.next_digest_seq()
-        for batch in self._batches(ready):
+        always = self.snapshots.entries() if self.snapshots is not None else []
+        for batch in self._batches(ready, always):
             digest, external, dummies = self._sign(seq, day, batch)
             await self.store.add_digest(seq, [digest, *external], batch.report_ids)
             closed.append(
@@ -324,6 +337,8 @@ class DigestCloser:
                 )
             )
             seq += 1
+        if self.snapshots is not None:
+            self.snapshots.carried()
         for c in closed:
             log.info(
                 "digest_closed",

@@ -25,7 +25,7 @@ import logging
 import random
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -42,8 +42,10 @@ from bot.delivery.channel_checks import (
     CheckResult,
 )
 from bot.delivery.digests import DigestCloser, DigestSchedule, digest_caption, digest_file_name
+from bot.delivery.flow_snapshots import FlowSnapshots
 from bot.ops.logging import exception_types
 from bot.ops.settings import Settings
+from bot.questionnaire.flow import Flow
 from bot.sealing.keys import BotSigningKey, Recipients
 from storage.base import DigestPart, OutboxDigest, ReportStore
 
@@ -311,8 +313,11 @@ def build_service(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
+    flows: Sequence[Flow] = (),
 ) -> DigestService:
-    """The closer, the checker, the sender and the schedule, from the settings."""
+    """The closer, the checker, the sender and the schedule, from the settings.
+
+    ``flows`` (the running flows) travel as sealed snapshots in every digest."""
     checker = ChannelChecker(
         store,
         channel_id=settings.channel_id,
@@ -326,7 +331,8 @@ def build_service(
         monotonic=monotonic,
         rng=rng,
     )
-    closer = DigestCloser(store, signing_key, recipients, clock=clock, rng=rng)
+    snapshots = FlowSnapshots(recipients, flows, settings.data_dir) if flows else None
+    closer = DigestCloser(store, signing_key, recipients, clock=clock, rng=rng, snapshots=snapshots)
     schedule = DigestSchedule(
         timedelta(hours=settings.digest_interval_hours),
         timedelta(minutes=settings.digest_jitter_minutes),

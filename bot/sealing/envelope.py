@@ -171,6 +171,7 @@ class RecordKind(StrEnum):
     MANIFEST = "manifest"
     DUMMY = "dummy"
     FOLLOWUP = "followup"  # reserved for follow-ups (receipts issue)
+    FLOW = "flow"  # a snapshot of a flow version (bot.delivery.flow_snapshots)
 
 
 class ReportStatus(StrEnum):
