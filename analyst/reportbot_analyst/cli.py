@@ -145,7 +145,8 @@ def _report_files(verified: VerifyResult) -> None:
     "flow_paths",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Flow files or folders for labels (default: the shipped flows/). Repeatable.",
+    help="Flow files or folders for labels of digests that carry no flow snapshot (older bots). "
+    "Repeatable; not needed otherwise: digests carry their flows.",
 )
 @click.option(
     "--locales",
@@ -172,6 +173,7 @@ def open_cmd(
     """Verify, decrypt and reassemble reports from digests into OUT."""
     # Imported here, not at the top: the bot process registers this group too.
     from bot.cli.keys import passphrase_source
+    from reportbot_analyst.flows import read_workspace_flows
     from reportbot_analyst.keys import load_analyst_key
     from reportbot_analyst.toolkit import (
         FlowCatalog,
@@ -195,7 +197,10 @@ def open_cmd(
             shipped = shipped_flows_dir()
             flow_paths = (shipped,) if shipped is not None else ()
         catalog, flow_problems = FlowCatalog.load(list(flow_paths), locales_dir)
-        for problem in flow_problems:
+        kept, kept_problems = read_workspace_flows(out_dir)
+        for flow in kept:
+            catalog.add(flow)
+        for problem in [*flow_problems, *kept_problems]:
             click.echo(f"warning: {problem}", err=True)
         known = read_ledger(out_dir, pinned) if out_dir.is_dir() else {}
         result = open_digests(_expand(files), keys, pinned, known=known, progress=progress)

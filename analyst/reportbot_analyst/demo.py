@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from bot.delivery.digests import DigestCloser, close_to_folder
+from bot.delivery.flow_snapshots import FlowSnapshots
 from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
 from bot.sealing import envelope as sealing
 from bot.sealing.keys import (
@@ -274,7 +275,13 @@ class RoundTripSink:
     def round_trip(self) -> list[str]:
         """Close a digest into the folder, open it with the demo analyst key, describe it."""
         _, store, _, keys = self._start()
-        closer = DigestCloser(store, keys.signing, keys.recipients, clock=lambda: datetime.now(UTC))
+        closer = DigestCloser(
+            store,
+            keys.signing,
+            keys.recipients,
+            clock=lambda: datetime.now(UTC),
+            snapshots=FlowSnapshots(keys.recipients, [self.flow]),
+        )
         paths = self._run(close_to_folder(closer, self.data_dir / DIGESTS_DIR))
         self.digest_files = paths
         out_dir = self.data_dir / OPENED_DIR

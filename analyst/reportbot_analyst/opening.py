@@ -6,6 +6,7 @@ The inverse of ``bot.sealing.envelope``; lives here so that the bot never import
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -137,7 +138,22 @@ class OtherRecord:
     fields: Mapping[str, object]
 
 
-Record = AnswerRecord | AttachmentRecord | ManifestRecord | OtherRecord
+@dataclass(frozen=True)
+class FlowRecord:
+    """A flow version's snapshot (``bot.delivery.flow_snapshots``): the document the version
+    hashes, decompressed; :mod:`reportbot_analyst.flows` checks it against the version."""
+
+    flow: str
+    flow_version: str
+    document: bytes
+
+
+MAX_FLOW_SNAPSHOT_BYTES: Final = 8 * 1024 * 1024
+"""A snapshot that inflates beyond this is refused (a real flow is about 40 KB)."""
+
+ReportRecord = AnswerRecord | AttachmentRecord | ManifestRecord | OtherRecord
+"""A record that is part of a report (keyed by report and slot)."""
+Record = ReportRecord | FlowRecord
 
 
 def _str(fields: Mapping[str, object], name: str, pattern: re.Pattern[str] | None = None) -> str:
@@ -206,8 +222,28 @@ def read_record(opened: OpenedRecord) -> Record | None:
         ):
             raise MalformedError("manifest reply_key is malformed")
         return ManifestRecord(_head(fields), status, tuple(_slot(s) for s in slots), reply_key)
+    if kind == RecordKind.FLOW:
+        return _flow_record(opened)
     try:
         head: RecordHead | None = _head(fields)
     except MalformedError:
         head = None
     return OtherRecord(head=head, kind=kind, fields=fields)
+
+
+def _flow_record(opened: OpenedRecord) -> FlowRecord:
+    fields = opened.fields
+    if fields.get("encoding") != "zlib":
+        raise MalformedError("flow snapshot in an unknown encoding")
+    inflate = zlib.decompressobj()
+    try:
+        document = inflate.decompress(opened.body, MAX_FLOW_SNAPSHOT_BYTES)
+    except zlib.error:
+        raise MalformedError("flow snapshot does not decompress") from None
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise MalformedError("flow snapshot too large or truncated")
+    return FlowRecord(
+        flow=_str(fields, "flow", _ID_RE),
+        flow_version=_str(fields, "flow_version", _VERSION_RE),
+        document=document,
+    )

@@ -44,10 +44,11 @@ from reportbot_analyst.opening import (
     AnswerRecord,
     AttachmentRecord,
     DamagedError,
+    FlowRecord,
     ManifestRecord,
     NotSealedToKeyError,
     OtherRecord,
-    Record,
+    ReportRecord,
     open_envelope,
     read_record,
 )
@@ -259,6 +260,12 @@ class FlowCatalog:
     def get(self, flow_id: str, version: str) -> Flow | None:
         return self._flows.get((flow_id, version))
 
+    def add(self, flow: Flow) -> None:
+        self._flows.setdefault((flow.id, flow.version), flow)
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(sorted(self._flows.values(), key=lambda f: (f.id, f.version)))
+
     def __len__(self) -> int:
         return len(self._flows)
 
@@ -308,7 +315,7 @@ class Report:
     status: str = "unclosed"  # complete / interrupted / unclosed (no manifest seen)
     digests: set[int] = field(default_factory=set)
     days: set[date] = field(default_factory=set)
-    records: dict[int, Record] = field(default_factory=dict)
+    records: dict[int, ReportRecord] = field(default_factory=dict)
     answers: list[AnswerRecord] = field(default_factory=list)
     attachments: list[AttachmentRecord] = field(default_factory=list)
     others: list[OtherRecord] = field(default_factory=list)
@@ -329,14 +336,15 @@ class OpenResult:
     superseded: int = 0
     not_for_key: int = 0
     files_written: list[Path] = field(default_factory=list)
+    flows: dict[tuple[str, str], FlowRecord] = field(default_factory=dict)  # snapshots seen
 
 
-def _record_key(record: Record) -> tuple[str, int] | None:
+def _record_key(record: ReportRecord) -> tuple[str, int] | None:
     head = record.head
     return None if head is None else (head.report, head.slot)
 
 
-def _same(a: Record, b: Record) -> bool:
+def _same(a: ReportRecord, b: ReportRecord) -> bool:
     return a == b
 
 
@@ -388,7 +396,7 @@ def open_digests(
     for d in accepted:
         if d not in usable:
             result.notices.append(f"digest #{d.seq} is not sealed to your key: skipped")
-    records: dict[tuple[str, int], Record] = {}
+    records: dict[tuple[str, int], ReportRecord] = {}
     where: dict[tuple[str, int], set[tuple[int, date]]] = {}
     total = sum(len(d.entries) for d in usable)
     result.entries = total
@@ -410,6 +418,9 @@ def open_digests(
                 result.opened += 1
                 if record is None:
                     result.dummies += 1
+                    continue
+                if isinstance(record, FlowRecord):
+                    result.flows.setdefault((record.flow, record.flow_version), record)
                     continue
                 key = _record_key(record)
                 if key is None:
@@ -434,7 +445,7 @@ def open_digests(
 
 
 def _assemble(
-    records: Mapping[tuple[str, int], Record],
+    records: Mapping[tuple[str, int], ReportRecord],
     where: Mapping[tuple[str, int], set[tuple[int, date]]],
     result: OpenResult,
 ) -> list[Report]:
@@ -653,6 +664,7 @@ def write_output(
 ) -> None:
     """Write ``reports.jsonl``, one ``reports-<flow>.csv`` per flow, attachments, the ledger."""
     _private_dir(out_dir)
+    keep_flows(result, out_dir, catalog)
     attach_root = out_dir / ATTACHMENTS_DIR
     if any(rep.attachments for rep in result.reports):
         _private_dir(attach_root)
@@ -738,9 +750,27 @@ def write_output(
     for flow_id, version in sorted(unknown_versions):
         result.notices.append(
             f"flow {flow_id} version {version} is not among the flows given: "
-            "its reports show raw ids (pass --flows with that version for labels)"
+            "its reports show raw ids (no digest given carried it; pass --flows with that "
+            "version for labels)"
         )
     _write_ledger(out_dir, verify_key, result.verify.accepted)
+
+
+def keep_flows(result: OpenResult, out_dir: Path, catalog: FlowCatalog) -> None:
+    """Check the flow snapshots the digests carried, label with them, keep them in ``out_dir``."""
+    from reportbot_analyst.flows import SnapshotError, flow_from_snapshot, snapshot_file
+
+    for (flow_id, version), record in sorted(result.flows.items()):
+        try:
+            flow = flow_from_snapshot(flow_id, version, record.document)
+        except SnapshotError as exc:
+            result.notices.append(f"{exc}: not used")
+            continue
+        catalog.add(flow)
+        target = snapshot_file(out_dir, flow_id, version)
+        if not target.exists():
+            _private_dir(target.parent)
+            _write_private(target, record.document)
 
 
 def _write_attachments(

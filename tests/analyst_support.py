@@ -1,0 +1,131 @@
+"""Digests as the bot makes them, for the analysts' tests: real flows (the shipped one and an
+edited version), reports sealed with the bot's own functions, closed by the bot's own closer
+with its flow snapshots, written into a folder under their channel names."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.delivery.digests import DigestCloser, close_to_folder
+from bot.delivery.flow_snapshots import FlowSnapshots
+from bot.questionnaire.flow import AnswerValue, Flow
+from bot.questionnaire.loader import load_flow
+from bot.sealing.envelope import ReportContext, ReportStatus, seal_answer, seal_manifest
+from bot.sealing.keys import BotSigningKey, Recipients
+from storage.base import ReportState
+from storage.memory import MemoryReportStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped_flow() -> Flow:
+    return load_flow(ROOT / "flows" / "worker_report.yaml", ROOT / "locales")
+
+
+def edited_flow(flow: Flow) -> Flow:
+    """The same flow after a maintainer edited one text in each language: a new version."""
+    texts = {lang: dict(table) for lang, table in flow.texts.items()}
+    for lang, table in texts.items():
+        table["hours.prompt"] = table["hours.prompt"] + {"ko": " (수정)", "ru": " (изм.)"}.get(
+            lang, " (edited)"
+        )
+    edited = Flow(spec=flow.spec, texts=texts, source="edited")
+    assert edited.version != flow.version
+    return edited
+
+
+SAMPLE_ANSWERS: dict[str, AnswerValue] = {
+    "consent": {"consent": True},
+    "site": {"choice": "construction"},
+    "place": {"choice": "moscow"},
+    "since": {"year": 2024, "month": 3},
+    "ongoing": {"choice": "still"},
+    "hours": {"number": 14},
+    "taken": {"choices": ["loyalty_funds", "fines"]},
+    "more": {"text": "<script>alert(1)</script> 로동시간이 너무 길다"},
+}
+
+
+@dataclass
+class Report:
+    flow: Flow
+    answers: dict[str, AnswerValue]
+    lang: str = "ko"
+    report_id: str = ""
+
+
+def _valid_answers(flow: Flow, answers: dict[str, AnswerValue]) -> dict[str, AnswerValue]:
+    """Only answers the flow has (choice ids checked), so the samples fit any version."""
+    out: dict[str, AnswerValue] = {}
+    for qid, answer in answers.items():
+        try:
+            question = flow.question(qid)
+        except KeyError:
+            continue
+        many = answer.get("choices")
+        chosen = (
+            [answer["choice"]]
+            if "choice" in answer
+            else list(many)
+            if isinstance(many, list)
+            else []
+        )
+        if question.choices and any(c not in question.choices for c in chosen):
+            valid = [c for c in chosen if c in question.choices] or question.choices[:1]
+            answer = {"choices": valid} if "choices" in answer else {"choice": valid[0]}
+        out[qid] = answer
+    return out
+
+
+class Bot:
+    """The bot's side of the digests: a store, a signing key, a closer per run (restart)."""
+
+    def __init__(
+        self, recipients: Recipients, data_dir: Path, signing: BotSigningKey | None = None
+    ) -> None:
+        self.recipients = recipients
+        self.signing = signing or BotSigningKey.generate()
+        self.store = MemoryReportStore()
+        self.data_dir = data_dir
+        self.closer: DigestCloser | None = None
+
+    def run(self, flows: Sequence[Flow]) -> None:
+        """(Re)start the bot with these flows."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.closer = DigestCloser(
+            self.store,
+            self.signing,
+            self.recipients,
+            clock=lambda: datetime.now(UTC),
+            snapshots=FlowSnapshots(self.recipients, flows, self.data_dir),
+        )
+
+    async def report(self, report: Report) -> str:
+        report_id = await self.store.open_report()
+        ctx = ReportContext(report_id, report.flow.id, report.flow.version, report.lang)
+        slots = []
+        for slot, (qid, answer) in enumerate(_valid_answers(report.flow, report.answers).items()):
+            await self.store.put_answer(
+                report_id,
+                slot,
+                seal_answer(self.recipients, ctx, slot=slot, question=qid, answer=answer),
+            )
+            slots.append(slot)
+        manifest = seal_manifest(
+            self.recipients, ctx, slot=1000, status=ReportStatus.COMPLETE, slots=slots
+        )
+        await self.store.close_report(report_id, ReportState.COMPLETE, manifest)
+        report.report_id = report_id
+        return report_id
+
+    async def digest(self, folder: Path) -> list[Path]:
+        assert self.closer is not None, "run() first"
+        return await close_to_folder(self.closer, folder)
+
+
+def random_marker() -> str:
+    return secrets.token_hex(4)
