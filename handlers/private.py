@@ -52,7 +52,9 @@ from bot.questionnaire.engine import (
     step,
     with_language,
 )
-from bot.questionnaire.flow import AnswerValue, Flow, Kind, MediaKind
+from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
+from bot.questionnaire.kind import SUB_OTHER
+from bot.questionnaire.kinds import kind_of
 from bot.receipts.service import IssuedReceipt
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
 from handlers.limits import FloodLimits, Verdict
@@ -331,10 +333,9 @@ class ReporterChats:
             await self._complain(turn, "ui.error.expected_button")
             return
         question = self.flow.question(qid)
-        if question.kind is not Kind.MEDIA:
-            texty = question.kind in (Kind.TEXT, Kind.NUMBER, Kind.PLACE) or (
-                conv.state.sub_step == "other"
-            )
+        kind = kind_of(question.kind)
+        if not kind.takes_accept:
+            texty = kind.typed or conv.state.sub_step == SUB_OTHER
             await self._complain(
                 turn, "ui.error.expected_text" if texty else "ui.error.expected_button"
             )
@@ -472,7 +473,7 @@ class ReporterChats:
             match out:
                 case Prompt():
                     conv.can_back = out.can_back
-                    if out.kind is Kind.MEDIA:
+                    if out.max_files is not None:  # a question that takes files
                         conv.files_received = len(out.selected)
                         conv.max_files = out.max_files
                     else:

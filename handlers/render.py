@@ -21,7 +21,7 @@ from bot.questionnaire.flow import (
     Flow,
     Kind,
 )
-from bot.texts.placeholders import fill
+from bot.texts.resolver import TextResolver
 from handlers.callbacks import Op, encode
 
 UiTexts = Mapping[str, Mapping[str, str]]
@@ -29,7 +29,6 @@ UiTexts = Mapping[str, Mapping[str, str]]
 
 SELECTED_MARK = "✓ "
 REVIEW_ANSWER_MAX = 200
-FALLBACK_LANG = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +37,14 @@ class Screen:
 
     text: str
     markup: InlineKeyboardMarkup | None = None
+
+
+def _kind_of(flow: Flow, qid: str) -> Kind | None:
+    """The kind of question ``qid`` (None if the flow has no such question any more)."""
+    try:
+        return flow.question(qid).kind
+    except KeyError:
+        return None
 
 
 def _cut(text: str, limit: int) -> str:
@@ -50,30 +57,19 @@ class Renderer:
     def __init__(self, flow: Flow, ui: UiTexts) -> None:
         self.flow = flow
         self.ui = ui
+        self.texts = TextResolver(flow.texts, ui)
 
-    # --- texts ---
+    # --- texts (one resolver and one fallback rule for Telegram and the terminal) ---
     def ui_text(self, lang: str, text_id: str, **values: object) -> str:
-        table = self.ui.get(lang) or self.ui.get(FALLBACK_LANG) or {}
-        text = table.get(text_id)
-        if text is None:
-            text = (self.ui.get(FALLBACK_LANG) or {}).get(text_id, text_id)
-        return fill(text, **values) if values else text
+        return self.texts.ui(lang, text_id, **values)
 
     def text(self, lang: str, text_id: str) -> str:
         """A flow text (``qid.prompt``) or, for ids starting with ``ui.``, a ui text."""
-        if text_id.startswith("ui."):
-            return self.ui_text(lang, text_id)
-        table = self.flow.texts.get(lang) or self.flow.texts.get(FALLBACK_LANG) or {}
-        return table.get(text_id, text_id)
+        return self.texts.get(lang, text_id)
 
     def all_languages(self, text_id: str, languages: Sequence[str] = LANGUAGES) -> str:
         """The same ui text in every language, one per line, without repeats."""
-        lines: list[str] = []
-        for lang in languages:
-            line = self.ui_text(lang, text_id)
-            if line not in lines:
-                lines.append(line)
-        return "\n".join(lines)
+        return self.texts.in_languages(text_id, languages)
 
     # --- buttons ---
     @staticmethod
@@ -135,12 +131,7 @@ class Renderer:
                     max_files=prompt.max_files or "",
                 )
             )
-        if prompt.answer is not None and prompt.kind in (
-            Kind.TEXT,
-            Kind.NUMBER,
-            Kind.PLACE,
-            Kind.DATE,
-        ):
+        if prompt.answer is not None and prompt.echo_answer:
             shown = self.answer_text(lang, prompt.qid, prompt.answer)
             if shown:
                 parts.append("— " + shown)
@@ -154,8 +145,8 @@ class Renderer:
                 label = SELECTED_MARK + label
             buttons.append(self.button(label, encode(Op.CHOOSE, nonce, prompt.qid, view.cid)))
         per_row = 1
-        if prompt.kind is Kind.DATE:
-            per_row = 3
+        if prompt.columns is not None:
+            per_row = prompt.columns
         elif buttons and all(len(b.text) <= 12 for b in buttons):
             per_row = 2
         rows += [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
@@ -239,11 +230,6 @@ class Renderer:
             answer,
             lang,
             ui=lambda text_id: self.ui_text(lang, text_id),
-            choice_label=lambda cid: self._choice_label(lang, qid, cid),
+            choice_label=lambda cid: self.texts.choice_label(lang, qid, cid),
+            kind=_kind_of(self.flow, qid),
         )
-
-    def _choice_label(self, lang: str, qid: str, cid: str) -> str:
-        if cid == "other":
-            own = self.text(lang, f"{qid}.choice.other")
-            return own if own != f"{qid}.choice.other" else self.ui_text(lang, "ui.button.other")
-        return self.text(lang, f"{qid}.choice.{cid}")

@@ -1,14 +1,38 @@
 """An accepted answer as the reporter would recognise it: labels and their own words.
 
-Shared by the Telegram renderer (``handlers.render``) and the terminal demo (``bot.terminal.demo``),
-so the review screen reads the same in both; no Telegram import here.
+Each kind writes its own answers (``QuestionKind.answer_text`` in ``bot/questionnaire/kinds/``);
+this picks the kind. Shared by the Telegram renderer (``handlers.render``) and the terminal demo
+(``bot.terminal.demo``), so the review screen reads the same in both; no Telegram import here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.questionnaire.flow import AnswerValue
+from bot.questionnaire.flow import AnswerValue, Kind
+from bot.questionnaire.kinds import kind_of
+
+
+def kind_of_answer(answer: AnswerValue) -> Kind:
+    """The kind whose answers have ``answer``'s shape (for an answer known without its question).
+
+    Single and place answers share a shape and read the same.
+    """
+    if "consent" in answer:
+        return Kind.CONSENT
+    if "media" in answer:
+        return Kind.MEDIA
+    if "choices" in answer:
+        return Kind.MULTI
+    if "choice" in answer:
+        return Kind.SINGLE
+    if "number" in answer:
+        return Kind.NUMBER
+    if "unknown" in answer or "year" in answer:
+        return Kind.DATE
+    if "text" in answer:
+        return Kind.TEXT
+    return Kind.INFO
 
 
 def answer_text(
@@ -17,32 +41,11 @@ def answer_text(
     *,
     ui: Callable[[str], str],
     choice_label: Callable[[str], str],
+    kind: Kind | None = None,
 ) -> str:
-    """``answer`` in words: ``ui`` looks up a ui text id, ``choice_label`` a choice id's label."""
-    parts: list[str] = []
-    if "consent" in answer:
-        parts.append(ui("ui.button.agree" if answer["consent"] else "ui.button.decline"))
-    if "choice" in answer:
-        parts.append(choice_label(str(answer["choice"])))
-    choices = answer.get("choices")
-    if isinstance(choices, list):
-        parts.append(", ".join(choice_label(str(c)) for c in choices))
-    if "number" in answer:
-        parts.append(str(answer["number"]))
-    if answer.get("unknown"):
-        parts.append(ui("ui.button.dont_know"))
-    if "year" in answer:
-        month = answer.get("month")
-        if isinstance(month, int):
-            name = ui(f"ui.month.{month:02d}")
-            # Korean writes the year first (2024년 3월); Russian and English the month first.
-            parts.append(f"{answer['year']} {name}" if lang == "ko" else f"{name} {answer['year']}")
-        else:
-            parts.append(str(answer["year"]))
-    media = answer.get("media")
-    if isinstance(media, list):
-        parts.append(f"📎 × {len(media)}")
-    text = answer.get("text")
-    if isinstance(text, str) and text:
-        parts.append(text)
-    return " — ".join(parts)
+    """``answer`` in words: ``ui`` looks up a ui text id, ``choice_label`` a choice id's label.
+
+    ``kind`` is the question's kind; without it the kind is told from the answer's shape.
+    """
+    which = kind if kind is not None else kind_of_answer(answer)
+    return kind_of(which).answer_text(answer, lang, ui=ui, choice_label=choice_label)

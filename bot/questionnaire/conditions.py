@@ -33,28 +33,12 @@ from bot.questionnaire.flow import (
     OneOf,
     Scalar,
 )
+from bot.questionnaire.kinds import kind_of
 
 
 def comparable_values(kind: Kind, answer: AnswerValue) -> list[object]:
     """The values of ``answer`` that ``equals`` / ``one_of`` compare with (see module doc)."""
-    match kind:
-        case Kind.SINGLE | Kind.PLACE:
-            choice = answer.get("choice")
-            return [choice] if isinstance(choice, str) else []
-        case Kind.MULTI:
-            choices = answer.get("choices")
-            return [c for c in choices if isinstance(c, str)] if isinstance(choices, list) else []
-        case Kind.CONSENT:
-            return [answer.get("consent")] if "consent" in answer else []
-        case Kind.NUMBER:
-            return [answer["number"]] if "number" in answer else []
-        case Kind.TEXT:
-            return [answer["text"]] if "text" in answer else []
-        case Kind.DATE:
-            if answer.get("unknown") is True:
-                return ["unknown"]
-            return [answer["year"]] if "year" in answer else []
-    return []
+    return kind_of(kind).comparable(answer)
 
 
 def _same(left: object, right: object) -> bool:

@@ -21,43 +21,50 @@ The contract is documented in ``docs/engine.md``. In short:
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 
 from bot.questionnaire.conditions import evaluate
 from bot.questionnaire.flow import LANGUAGES, AnswerValue, Flow, Kind, MediaKind, Question
+from bot.questionnaire.kind import OTHER, SUB_OTHER, ChoiceView, QuestionKind, choice_ids
+from bot.questionnaire.kinds import kind_of
+from bot.questionnaire.kinds.consent import AGREE, DECLINE
+from bot.questionnaire.kinds.date import EARLIER, SUB_MONTH, SUB_YEAR, UNKNOWN, YEARS_PER_PAGE
+from bot.questionnaire.kinds.info import CONTINUE
+from bot.questionnaire.kinds.media import MEDIA_REF_MAX
+from bot.questionnaire.kinds.number import NUMBER_DIGITS_MAX
+from bot.questionnaire.normalize import normalize_text
+from bot.questionnaire.state import ACTIVE_PHASES, Answer, Phase, State
 
 # --------------------------------------------------------------------------------------------
-# Constants the transports share
+# Constants the transports share (the kinds' own live in their modules and are named here too)
 
-OTHER = "other"
-"""Choice id of the "other: please write" button a question with ``other: true`` gets."""
-
-CONTINUE = "continue"
-AGREE = "agree"
-DECLINE = "decline"
-UNKNOWN = "unknown"
-EARLIER = "earlier"
-
-YEARS_PER_PAGE = 8
-"""Year buttons shown at once on a date question; "earlier" pages further back."""
-
-MEDIA_REF_MAX = 256
-"""Longest attachment reference the engine keeps (refs are opaque ids made by the transport)."""
+__all__ = [
+    "ACTIVE_PHASES",
+    "AGREE",
+    "CONTINUE",
+    "DECLINE",
+    "EARLIER",
+    "MEDIA_REF_MAX",
+    "NUMBER_DIGITS_MAX",
+    "OTHER",
+    "SUB_MONTH",
+    "SUB_OTHER",
+    "SUB_YEAR",
+    "UNKNOWN",
+    "YEARS_PER_PAGE",
+    "Answer",
+    "ChoiceView",
+    "Phase",
+    "State",
+    "choice_ids",
+    "normalize_text",
+]
+# (and everything defined below)
 
 TEXT_INPUT_MAX = 16_384
 """Longest raw text looked at; longer input is too long without normalising it (Telegram's
 own limit is 4096 characters a message, and no question accepts more than 4000)."""
-
-NUMBER_DIGITS_MAX = 12
-"""Longest digit string parsed as a number; longer input is out of range without parsing."""
-
-SUB_YEAR = "year"
-SUB_MONTH = "month"
-SUB_OTHER = "other"
 
 INVALID_CODES: tuple[str, ...] = (
     "too_long",
@@ -76,96 +83,6 @@ INVALID_CODES: tuple[str, ...] = (
 
 CONSENT_DECLINED_TEXT = "ui.consent.declined"
 """Shown when a consent question without its own ``end_if`` text is declined."""
-
-
-class Phase(StrEnum):
-    NOT_STARTED = "not_started"
-    ASKING = "asking"
-    REVIEW = "review"
-    FINISHED = "finished"
-    ENDED = "ended"  # end_if fired or consent declined
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-
-ACTIVE_PHASES = frozenset({Phase.ASKING, Phase.REVIEW})
-
-
-# --------------------------------------------------------------------------------------------
-# State
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A validated answer (or a partial one while a question is being answered).
-
-    Immutable; ``value()`` gives the plain shape documented in
-    ``bot.questionnaire.flow.AnswerValue``.
-    """
-
-    consent: bool | None = None
-    choice: str | None = None
-    choices: tuple[str, ...] | None = None
-    text: str | None = None
-    number: int | None = None
-    year: int | None = None
-    month: int | None = None
-    unknown: bool = False
-    media: tuple[tuple[str, str], ...] | None = None
-
-    def value(self) -> AnswerValue:
-        """A fresh plain dict (ids, never labels); safe for the caller to keep or change."""
-        if self.consent is not None:
-            return {"consent": self.consent}
-        if self.media is not None:
-            return {"media": [{"kind": kind, "ref": ref} for kind, ref in self.media]}
-        if self.choices is not None:
-            out: AnswerValue = {"choices": list(self.choices)}
-            if self.text is not None:
-                out["text"] = self.text
-            return out
-        if self.choice is not None:
-            out = {"choice": self.choice}
-            if self.text is not None:
-                out["text"] = self.text
-            return out
-        if self.number is not None:
-            return {"number": self.number}
-        if self.unknown:
-            return {"unknown": True}
-        if self.year is not None:
-            return {"year": self.year, "month": self.month}
-        if self.text is not None:
-            return {"text": self.text}
-        return {}
-
-
-@dataclass(frozen=True, slots=True)
-class State:
-    """Where a reporter is in a flow. Small, immutable, holds only ids and validated answers.
-
-    Holds answer text: keep it in memory only (never persist or log it).
-    """
-
-    lang: str
-    this_year: int
-    phase: Phase = Phase.NOT_STARTED
-    current: str | None = None
-    sub_step: str | None = None
-    page: int = 0
-    pending: Answer | None = None
-    answers: tuple[tuple[str, Answer], ...] = ()
-    settled: frozenset[str] = field(default_factory=frozenset)
-    editing: bool = False
-
-    def answer(self, qid: str) -> Answer | None:
-        for key, ans in self.answers:
-            if key == qid:
-                return ans
-        return None
-
-    def answer_values(self) -> dict[str, AnswerValue]:
-        return {qid: ans.value() for qid, ans in self.answers}
 
 
 def initial_state(lang: str, this_year: int) -> State:
@@ -259,18 +176,6 @@ Event = (
 
 
 @dataclass(frozen=True, slots=True)
-class ChoiceView:
-    """A button: ``cid`` goes back in ``Choose``; ``text_id`` names its label (flow or ui text).
-
-    Year buttons have no text id: their label is ``literal`` (e.g. "2024").
-    """
-
-    cid: str
-    text_id: str
-    literal: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Prompt:
     qid: str
     kind: Kind
@@ -290,7 +195,9 @@ class Prompt:
     can_done: bool = False  # show a "done" button (multi, media; or "keep" an earlier answer)
     answer: AnswerValue | None = None  # the answer given before (when back or editing)
     accept: tuple[MediaKind, ...] = ()  # media questions: kinds accepted
-    max_files: int | None = None  # media questions: files at most
+    max_files: int | None = None  # media questions: files at most (None: takes no files)
+    echo_answer: bool = False  # show ``answer`` under the prompt (typed and date answers)
+    columns: int | None = None  # buttons per row the kind asks for (None: the transport decides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,33 +270,6 @@ Output = (
 )
 
 # --------------------------------------------------------------------------------------------
-# Text normalisation
-
-_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\u0085]")
-_MANY_BLANK_LINES = re.compile(r"\n{3,}")
-_REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
-
-
-def normalize_text(text: str, *, compatibility: bool = False) -> str:
-    """Clean reporter text before anything leaves the engine.
-
-    NFC (NFKC with ``compatibility``, for numbers and dates); line breaks unified to ``\\n``;
-    tabs to spaces; control characters (except ``\\n``), format characters (bidi overrides and
-    isolates, zero-width characters, BOM, tag characters), lone surrogates and private-use
-    characters removed; at most one blank line in a row; surrounding whitespace trimmed.
-    """
-    text = _NEWLINES.sub("\n", text).replace("\t", " ")
-    text = unicodedata.normalize("NFKC" if compatibility else "NFC", text)
-    kept = "".join(
-        ch for ch in text if ch == "\n" or unicodedata.category(ch) not in _REMOVED_CATEGORIES
-    )
-    # Removing characters can leave combining sequences that compose differently.
-    kept = unicodedata.normalize("NFKC" if compatibility else "NFC", kept)
-    kept = "\n".join(line.rstrip() for line in kept.split("\n"))
-    return _MANY_BLANK_LINES.sub("\n\n", kept).strip()
-
-
-# --------------------------------------------------------------------------------------------
 # Helpers over a flow
 
 
@@ -407,92 +287,12 @@ class _Ctx:
         return q.when is None or evaluate(q.when, self.kinds, answers)
 
 
-def choice_ids(q: Question) -> list[str]:
-    """The button ids a single/multi/place question offers (``other`` last when enabled)."""
-    ids = list(q.choices)
-    if q.other and OTHER not in ids:
-        ids.append(OTHER)
-    return ids
-
-
-def _year_pages(q: Question, this_year: int) -> list[list[int]]:
-    years = list(range(this_year, q.min_year - 1, -1))
-    return [years[i : i + YEARS_PER_PAGE] for i in range(0, len(years), YEARS_PER_PAGE)] or [[]]
-
-
-def _choice_views(q: Question, state: State, sub_step: str | None) -> tuple[ChoiceView, ...]:
-    match q.kind:
-        case Kind.INFO:
-            return (ChoiceView(CONTINUE, "ui.button.continue"),)
-        case Kind.CONSENT:
-            return (
-                ChoiceView(AGREE, "ui.button.agree"),
-                ChoiceView(DECLINE, "ui.button.decline"),
-            )
-        case Kind.SINGLE | Kind.MULTI | Kind.PLACE:
-            if sub_step == SUB_OTHER:
-                return ()
-            views = []
-            for cid in choice_ids(q):
-                if cid == OTHER and q.other and OTHER not in q.choices:
-                    views.append(ChoiceView(cid, "ui.button.other"))
-                else:
-                    views.append(ChoiceView(cid, f"{q.id}.choice.{cid}"))
-            return tuple(views)
-        case Kind.DATE:
-            if sub_step == SUB_MONTH:
-                months = tuple(ChoiceView(f"m{m:02d}", f"ui.month.{m:02d}") for m in range(1, 13))
-                return (*months, ChoiceView(UNKNOWN, "ui.button.dont_know"))
-            pages = _year_pages(q, state.this_year)
-            page = min(state.page, len(pages) - 1)
-            years = tuple(ChoiceView(f"y{y}", "", literal=str(y)) for y in pages[page])
-            more = (ChoiceView(EARLIER, "ui.button.earlier"),) if page + 1 < len(pages) else ()
-            return (*years, *more, ChoiceView(UNKNOWN, "ui.button.dont_know"))
-    return ()
-
-
-def _selected(q: Question, pending: Answer | None, sub_step: str | None) -> tuple[str, ...]:
-    if pending is None:
-        return ()
-    match q.kind:
-        case Kind.SINGLE | Kind.PLACE:
-            return (pending.choice,) if pending.choice is not None else ()
-        case Kind.MULTI:
-            return pending.choices or ()
-        case Kind.CONSENT:
-            return (AGREE,) if pending.consent else ()
-        case Kind.DATE:
-            if sub_step == SUB_MONTH:
-                return (f"m{pending.month:02d}",) if pending.month is not None else ()
-            if pending.unknown:
-                return (UNKNOWN,)
-            return (f"y{pending.year}",) if pending.year is not None else ()
-        case Kind.MEDIA:
-            return tuple(kind for kind, _ in pending.media or ())
-    return ()
-
-
-def _hint_id(q: Question, sub_step: str | None) -> str | None:
-    match q.kind:
-        case Kind.TEXT:
-            return "ui.prompt.type_text"
-        case Kind.NUMBER:
-            return "ui.prompt.type_number"
-        case Kind.MEDIA:
-            return "ui.prompt.send_media"
-        case Kind.DATE:
-            return "ui.prompt.choose_month" if sub_step == SUB_MONTH else "ui.prompt.choose_year"
-    if sub_step == SUB_OTHER:
-        return "ui.prompt.type_text"
-    return None
+def _kind(q: Question) -> QuestionKind:
+    return kind_of(q.kind)
 
 
 def _can_skip(q: Question) -> bool:
-    return not q.required and q.kind not in (Kind.INFO, Kind.CONSENT)
-
-
-def _initial_sub_step(q: Question) -> str | None:
-    return SUB_YEAR if q.kind is Kind.DATE else None
+    return not q.required and _kind(q).skippable
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,39 +369,36 @@ class _Step:
     def prompt(self) -> None:
         state = self.state
         q = self.ctx.by_id[state.current or ""]
-        taken = self.taken()
-        taken_ids = [t.id for t in taken]
+        kind = _kind(q)
+        view = kind.view(q, state)
+        taken_ids = [t.id for t in self.taken()]
         position = taken_ids.index(q.id) + 1 if q.id in taken_ids else len(taken_ids)
-        sub = state.sub_step
         answer = state.answer(q.id)
-        first_sub = sub == _initial_sub_step(q) and state.page == 0
+        first_sub = state.sub_step == kind.first_sub_step and state.page == 0
         has_previous = any(self.ctx.index[t] < self.ctx.index[q.id] for t in taken_ids)
-        texty = (
-            q.kind in (Kind.TEXT, Kind.PLACE)
-            or sub == SUB_OTHER
-            or (q.kind in (Kind.SINGLE, Kind.MULTI) and q.other)
-        )
         self.out.append(
             Prompt(
                 qid=q.id,
                 kind=q.kind,
-                prompt_id=f"{q.id}.other" if sub == SUB_OTHER else f"{q.id}.prompt",
+                prompt_id=f"{q.id}.other" if state.sub_step == SUB_OTHER else f"{q.id}.prompt",
                 help_id=f"{q.id}.help" if q.has_help else None,
-                choices=_choice_views(q, state, sub),
+                choices=view.choices,
                 can_skip=_can_skip(q),
                 can_back=(not first_sub) or state.editing or has_previous,
-                selected=_selected(q, state.pending, sub),
-                sub_step=sub,
-                max_length=q.text_max_length if texty else None,
+                selected=view.selected,
+                sub_step=state.sub_step,
+                max_length=view.max_length,
                 min=q.min,
                 max=q.max,
                 step=position,
                 total=len(taken_ids),
-                hint_id=_hint_id(q, sub),
-                can_done=q.kind in (Kind.MULTI, Kind.MEDIA) or answer is not None,
+                hint_id=view.hint_id,
+                can_done=kind.done_button or answer is not None,
                 answer=answer.value() if answer is not None else None,
                 accept=tuple(q.accept),
-                max_files=q.max_files if q.kind is Kind.MEDIA else None,
+                max_files=view.max_files,
+                echo_answer=kind.echoes_answer,
+                columns=kind.columns,
             )
         )
 
@@ -610,7 +407,7 @@ class _Step:
             self.state,
             phase=Phase.ASKING,
             current=q.id,
-            sub_step=_initial_sub_step(q),
+            sub_step=_kind(q).first_sub_step,
             page=0,
             pending=self.state.answer(q.id),
             editing=editing,
@@ -633,7 +430,7 @@ class _Step:
         items = tuple(
             ReviewItem(q.id, f"{q.id}.prompt", self._value_of(q.id))
             for q in taken
-            if q.kind not in (Kind.INFO, Kind.CONSENT)
+            if _kind(q).reviewed
         )
         self.out.append(Review(items))
 
@@ -746,112 +543,41 @@ def _is_consistent(ctx: _Ctx, state: State) -> bool:
 # Event handlers
 
 
+class _Turn:
+    """The current question's side of one step, as a kind sees it (``kind.Turn``)."""
+
+    def __init__(self, run: _Step, q: Question) -> None:
+        self._run = run
+        self._q = q
+
+    @property
+    def state(self) -> State:
+        return self._run.state
+
+    def settle(self, answer: Answer | None) -> None:
+        self._run.settle(self._q, answer)
+
+    def stay(self, state: State) -> None:
+        self._run.reprompt(state)
+
+    def invalid(self, code: str) -> None:
+        self._run.invalid(self._q, code)
+
+    def decline(self) -> None:
+        self._run.decline(self._q)
+
+    def show_again(self) -> None:
+        self._run.prompt()
+
+    def stale(self) -> None:
+        self._run.out.append(Stale())
+
+
 def _on_choose(run: _Step, q: Question, cid: object) -> None:
     if not isinstance(cid, str):  # a transport bug; the type says str
         run.invalid(q, "not_a_choice")
         return
-    state = run.state
-    pending = state.pending or Answer()
-    match q.kind:
-        case Kind.INFO:
-            if cid == CONTINUE:
-                run.settle(q, None)
-            else:
-                run.invalid(q, "not_a_choice")
-        case Kind.CONSENT:
-            if cid == AGREE:
-                run.settle(q, Answer(consent=True))
-            elif cid == DECLINE:
-                run.decline(q)
-            else:
-                run.invalid(q, "not_a_choice")
-        case Kind.SINGLE:
-            if cid not in choice_ids(q):
-                run.invalid(q, "not_a_choice")
-            elif cid == OTHER and q.other:
-                old = state.answer(q.id)
-                text = old.text if old is not None and old.choice == OTHER else None
-                run.reprompt(
-                    replace(run.state, sub_step=SUB_OTHER, pending=Answer(choice=OTHER, text=text))
-                )
-            else:
-                run.settle(q, Answer(choice=cid))
-        case Kind.PLACE:
-            if cid in q.choices:
-                run.settle(q, Answer(choice=cid))
-            else:
-                run.invalid(q, "not_a_choice")
-        case Kind.MULTI:
-            ids = choice_ids(q)
-            if cid not in ids:
-                run.invalid(q, "not_a_choice")
-                return
-            chosen = set(pending.choices or ())
-            text = pending.text
-            if cid == OTHER and q.other:
-                if OTHER in chosen:
-                    chosen.discard(OTHER)
-                    text = None
-                else:
-                    run.reprompt(replace(run.state, sub_step=SUB_OTHER, pending=pending))
-                    return
-            elif cid in chosen:
-                chosen.discard(cid)
-            else:
-                chosen.add(cid)
-            ordered = tuple(c for c in ids if c in chosen)
-            run.reprompt(
-                replace(run.state, sub_step=None, pending=Answer(choices=ordered, text=text))
-            )
-        case Kind.DATE:
-            _on_date_choice(run, q, cid, pending)
-        case Kind.TEXT | Kind.NUMBER:
-            run.invalid(q, "expected_text")
-        case Kind.MEDIA:
-            run.invalid(q, "wrong_media_kind")
-
-
-_YEAR_ID = re.compile(r"^y(\d{4})$")
-_MONTH_ID = re.compile(r"^m(\d{2})$")
-
-
-def _on_date_choice(run: _Step, q: Question, cid: str, pending: Answer) -> None:
-    state = run.state
-    year_match = _YEAR_ID.match(cid)
-    month_match = _MONTH_ID.match(cid)
-    if year_match:
-        year = int(year_match.group(1))
-        if not q.min_year <= year <= state.this_year:
-            run.invalid(q, "not_a_choice")
-            return
-        month = pending.month if not pending.unknown else None
-        run.reprompt(
-            replace(run.state, sub_step=SUB_MONTH, page=0, pending=Answer(year=year, month=month))
-        )
-    elif cid == EARLIER and state.sub_step == SUB_YEAR:
-        if state.page + 1 < len(_year_pages(q, state.this_year)):
-            run.reprompt(replace(run.state, page=state.page + 1))
-        else:
-            run.invalid(q, "not_a_choice")
-    elif cid == UNKNOWN and state.sub_step == SUB_MONTH and pending.year is not None:
-        run.settle(q, Answer(year=pending.year, month=None))
-    elif cid == UNKNOWN:
-        run.settle(q, Answer(unknown=True))
-    elif month_match and state.sub_step == SUB_MONTH and pending.year is not None:
-        month = int(month_match.group(1))
-        if 1 <= month <= 12:
-            run.settle(q, Answer(year=pending.year, month=month))
-        else:
-            run.invalid(q, "not_a_choice")
-    else:
-        run.invalid(q, "not_a_choice")
-
-
-_DATE_YM = re.compile(r"^(\d{4})\s*[-./ ]\s*(\d{1,2})$")
-_DATE_MY = re.compile(r"^(\d{1,2})\s*[-./ ]\s*(\d{4})$")
-_DATE_Y = re.compile(r"^(\d{4})$")
-_DATE_M = re.compile(r"^(\d{1,2})$")
-_NUMBER = re.compile(r"^[+-]?\d+$")
+    _kind(q).on_choose(_Turn(run, q), q, cid)
 
 
 def _on_text(run: _Step, q: Question, raw: object) -> None:
@@ -861,154 +587,19 @@ def _on_text(run: _Step, q: Question, raw: object) -> None:
     if len(raw) > TEXT_INPUT_MAX:
         run.invalid(q, "too_long")
         return
-    state = run.state
-    if q.kind is Kind.NUMBER:
-        _on_number(run, q, raw)
-        return
-    if q.kind is Kind.DATE:
-        _on_date_text(run, q, raw)
-        return
-    if q.kind is Kind.MEDIA:
-        run.invalid(q, "wrong_media_kind")
-        return
-    takes_text = q.kind in (Kind.TEXT, Kind.PLACE) or (
-        q.kind in (Kind.SINGLE, Kind.MULTI) and q.other
-    )
-    if not takes_text:
-        run.invalid(q, "expected_button")
-        return
-    text = normalize_text(raw)
-    if not text:
-        run.invalid(q, "empty")
-        return
-    if len(text) > q.text_max_length:
-        run.invalid(q, "too_long")
-        return
-    match q.kind:
-        case Kind.TEXT:
-            run.settle(q, Answer(text=text))
-        case Kind.PLACE:
-            run.settle(q, Answer(text=text))
-        case Kind.SINGLE:
-            run.settle(q, Answer(choice=OTHER, text=text))
-        case Kind.MULTI:
-            pending = state.pending or Answer()
-            chosen = set(pending.choices or ()) | {OTHER}
-            ordered = tuple(c for c in choice_ids(q) if c in chosen)
-            run.reprompt(
-                replace(run.state, sub_step=None, pending=Answer(choices=ordered, text=text))
-            )
-        case _:  # pragma: no cover - takes_text above limits the kinds
-            run.invalid(q, "expected_button")
-
-
-def _on_number(run: _Step, q: Question, raw: str) -> None:
-    text = normalize_text(raw, compatibility=True)
-    text = re.sub(r"[\s_'’,]", "", text).replace("−", "-")  # 1 000 / 1,000 / U+2212 minus
-    if not text:
-        run.invalid(q, "empty")
-        return
-    if not _NUMBER.match(text):
-        run.invalid(q, "not_a_number")
-        return
-    if len(text.lstrip("+-")) > NUMBER_DIGITS_MAX:
-        run.invalid(q, "out_of_range")
-        return
-    number = int(text)
-    low = q.min if q.min is not None else number
-    high = q.max if q.max is not None else number
-    if not low <= number <= high:
-        run.invalid(q, "out_of_range")
-        return
-    run.settle(q, Answer(number=number))
-
-
-def _on_date_text(run: _Step, q: Question, raw: str) -> None:
-    state = run.state
-    pending = state.pending or Answer()
-    text = normalize_text(raw, compatibility=True)
-    if not text:
-        run.invalid(q, "empty")
-        return
-    year: int | None
-    month: int | None
-    if m := _DATE_YM.match(text):
-        year, month = int(m.group(1)), int(m.group(2))
-    elif m := _DATE_MY.match(text):
-        month, year = int(m.group(1)), int(m.group(2))
-    elif m := _DATE_Y.match(text):
-        year, month = int(m.group(1)), None
-    elif (m := _DATE_M.match(text)) and state.sub_step == SUB_MONTH and pending.year is not None:
-        year, month = pending.year, int(m.group(1))
-    else:
-        run.invalid(q, "bad_date")
-        return
-    if month is not None and not 1 <= month <= 12:
-        run.invalid(q, "bad_date")
-        return
-    if not q.min_year <= year <= state.this_year:
-        run.invalid(q, "out_of_range")
-        return
-    if month is None:
-        run.reprompt(
-            replace(
-                run.state,
-                sub_step=SUB_MONTH,
-                page=0,
-                pending=Answer(year=year, month=pending.month),
-            )
-        )
-    else:
-        run.settle(q, Answer(year=year, month=month))
+    _kind(q).on_text(_Turn(run, q), q, raw)
 
 
 def _on_media(run: _Step, q: Question, kind: object, ref: object) -> None:
-    if q.kind is not Kind.MEDIA:
-        texty = q.kind in (Kind.TEXT, Kind.NUMBER, Kind.PLACE)
-        run.invalid(q, "expected_text" if texty else "expected_button")
-        return
-    if kind not in q.accept:
-        run.invalid(q, "wrong_media_kind")
-        return
-    if not isinstance(ref, str) or not ref or len(ref) > MEDIA_REF_MAX:
-        run.out.append(Stale())
-        return
-    pending = run.state.pending or Answer()
-    files = pending.media or ()
-    if any(r == ref for _, r in files):
-        run.prompt()  # the same attachment twice: nothing to add
-        return
-    if len(files) >= q.max_files:
-        run.invalid(q, "too_many_files")
-        return
-    run.reprompt(replace(run.state, pending=Answer(media=(*files, (str(kind), ref)))))
+    _kind(q).on_file(_Turn(run, q), q, kind, ref)
 
 
 def _on_done(run: _Step, q: Question) -> None:
-    state = run.state
-    pending = state.pending or Answer()
-    if q.kind is Kind.MULTI:
-        chosen = pending.choices or ()
-        if chosen:
-            run.settle(q, Answer(choices=chosen, text=pending.text))
-        elif q.required:
-            run.invalid(q, "required")
-        else:
-            run.settle(q, None)
-    elif q.kind is Kind.MEDIA:
-        run.settle(q, Answer(media=pending.media) if pending.media else None)
-    elif q.kind is Kind.INFO:
-        run.settle(q, None)
-    elif (kept := state.answer(q.id)) is not None:
-        run.settle(q, kept)  # "keep" the answer given before
-    elif q.kind in (Kind.TEXT, Kind.NUMBER, Kind.PLACE):
-        run.invalid(q, "expected_text")
-    else:
-        run.invalid(q, "expected_button")
+    _kind(q).on_done(_Turn(run, q), q)
 
 
 def _on_skip(run: _Step, q: Question) -> None:
-    if q.kind in (Kind.INFO, Kind.CONSENT):
+    if not _kind(q).skippable:
         run.invalid(q, "expected_button")
     elif q.required:
         run.invalid(q, "required")
@@ -1029,8 +620,9 @@ def _on_back(run: _Step) -> None:
         run.out.append(Stale())
         return
     q = run.ctx.by_id[state.current or ""]
-    if state.sub_step != _initial_sub_step(q) or state.page != 0:
-        run.reprompt(replace(run.state, sub_step=_initial_sub_step(q), page=0))
+    first_sub_step = _kind(q).first_sub_step
+    if state.sub_step != first_sub_step or state.page != 0:
+        run.reprompt(replace(run.state, sub_step=first_sub_step, page=0))
         return
     if state.editing:
         run.review()
@@ -1045,7 +637,7 @@ def _on_back(run: _Step) -> None:
 
 def _on_submit(run: _Step) -> None:
     for q in run.taken():
-        if q.required and run.state.answer(q.id) is None and q.kind is not Kind.INFO:
+        if q.required and run.state.answer(q.id) is None and _kind(q).holds_answer:
             run.invalid(q, "required")
             run.enter(q, editing=True)
             return
@@ -1055,7 +647,7 @@ def _on_submit(run: _Step) -> None:
 
 def _on_edit(run: _Step, qid: object) -> None:
     for q in run.taken():
-        if q.id == qid and q.kind not in (Kind.INFO, Kind.CONSENT):
+        if q.id == qid and _kind(q).reviewed:
             run.enter(q, editing=True)
             return
     run.out.append(Stale())
@@ -1111,16 +703,27 @@ def step(flow: Flow, state: State, event: Event) -> tuple[State, list[Output]]:
             _on_submit(run)
         case Edit(qid=qid) if phase is Phase.REVIEW:
             _on_edit(run, qid)
-        case Choose(qid=qid, choice=cid) if (q := _current(run, qid)) is not None:
-            _on_choose(run, q, cid)
-        case Text(qid=qid, text=text) if (q := _current(run, qid)) is not None:
-            _on_text(run, q, text)
-        case Media(qid=qid, kind=kind, ref=ref) if (q := _current(run, qid)) is not None:
-            _on_media(run, q, kind, ref)
-        case Done(qid=qid) if (q := _current(run, qid)) is not None:
-            _on_done(run, q)
-        case Skip(qid=qid) if (q := _current(run, qid)) is not None:
-            _on_skip(run, q)
+        case Choose() | Text() | Media() | Done() | Skip():
+            _on_answering(run, event)
         case _:
             run.out.append(Stale())
     return run.state, run.out
+
+
+def _on_answering(run: _Step, event: Choose | Text | Media | Done | Skip) -> None:
+    """An event about the current question; Stale when it names another one."""
+    q = _current(run, event.qid)
+    if q is None:
+        run.out.append(Stale())
+        return
+    match event:
+        case Choose(choice=cid):
+            _on_choose(run, q, cid)
+        case Text(text=text):
+            _on_text(run, q, text)
+        case Media(kind=kind, ref=ref):
+            _on_media(run, q, kind, ref)
+        case Done():
+            _on_done(run, q)
+        case Skip():
+            _on_skip(run, q)

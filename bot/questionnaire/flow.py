@@ -37,6 +37,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+# Kind, Scalar and AnswerValue were defined here before the kinds got their own modules; they
+# are still importable from here.
+from bot.questionnaire.kind import Scalar as Scalar
+from bot.questionnaire.kinds import Kind as Kind
+from bot.questionnaire.kinds import kind_of
+from bot.questionnaire.state import AnswerValue as AnswerValue
+
 LANGUAGES: tuple[str, ...] = ("ko", "ru", "en")
 """Every flow must carry every text in each of these languages."""
 
@@ -102,28 +109,11 @@ def callback_bytes(qid: str, cid: str) -> int:
     return CALLBACK_RESERVED + len(qid.encode()) + len(cid.encode())
 
 
-class Kind(StrEnum):
-    """The kinds of question a flow can ask."""
-
-    INFO = "info"  # a screen of text with a "continue" button; no answer
-    CONSENT = "consent"  # agree / do not agree; "do not agree" ends the flow with nothing kept
-    SINGLE = "single"  # one choice from buttons (optionally "other: please write")
-    MULTI = "multi"  # several choices from buttons, then "done" (optionally "other")
-    TEXT = "text"  # free text up to max_length characters
-    NUMBER = "number"  # a whole number in [min, max]
-    DATE = "date"  # an approximate year and month, or "don't know"
-    PLACE = "place"  # a region or city from a list, or written in words; never GPS
-    MEDIA = "media"  # photo, voice note, video or document; always skippable by design
-
-
 class MediaKind(StrEnum):
     PHOTO = "photo"
     VOICE = "voice"
     VIDEO = "video"
     DOCUMENT = "document"
-
-
-Scalar = str | int | bool
 
 
 class _Strict(BaseModel):
@@ -260,27 +250,9 @@ class Question(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Question:
-        kind = self.kind
-        if kind in (Kind.SINGLE, Kind.MULTI, Kind.PLACE) and not self.choices:
-            raise ValueError(f"a {kind} question needs choices")
-        if kind not in (Kind.SINGLE, Kind.MULTI, Kind.PLACE) and self.choices:
-            raise ValueError(f"a {kind} question takes no choices")
-        if self.other and kind not in (Kind.SINGLE, Kind.MULTI):
-            raise ValueError("'other' fits only single and multi questions")
-        if kind is Kind.NUMBER and (self.min is None or self.max is None or self.min > self.max):
-            raise ValueError("a number question needs min <= max")
-        if kind is not Kind.NUMBER and (self.min is not None or self.max is not None):
-            raise ValueError(f"a {kind} question takes no min/max")
-        if kind is Kind.MEDIA and not self.accept:
-            raise ValueError("a media question needs 'accept'")
-        if kind is not Kind.MEDIA and self.accept:
-            raise ValueError(f"a {kind} question takes no 'accept'")
-        if kind is Kind.MEDIA and self.required:
-            raise ValueError("a media question is never required: evidence is always optional")
-        if kind is Kind.INFO and self.required:
-            raise ValueError("an info screen has no answer to require")
-        if self.max_length is not None and kind not in (Kind.TEXT, Kind.PLACE) and not self.other:
-            raise ValueError("max_length fits text, place, or questions with 'other'")
+        problem = kind_of(self.kind).spec_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -378,20 +350,6 @@ def flow_version(spec: FlowSpec, texts: dict[str, TextTable]) -> str:
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-AnswerValue = dict[str, object]
-"""An accepted answer as the engine hands it to sealing, e.g. ``{"choice": "it"}``.
-
-Shapes by kind (ids, never labels):
-- consent: ``{"consent": true}``
-- single: ``{"choice": "other", "text": "..."}`` (``text`` only with other)
-- multi: ``{"choices": ["a", "b"], "text": "..."}``
-- text: ``{"text": "..."}``; place: ``{"choice": "moscow"}`` or ``{"text": "..."}``
-- number: ``{"number": 18}``
-- date: ``{"year": 2024, "month": 3}`` (month may be null) or ``{"unknown": true}``
-- media: ``{"media": [{"kind": "photo", "ref": "<opaque attachment id>"}]}``
-"""
-
-
 # --------------------------------------------------------------------------------------------
 # The rules a flow must keep. Pure functions over the models; ``bot.questionnaire.loader`` adds file
 # names and line numbers, and ``Flow`` refuses to exist when any rule is broken.
@@ -462,42 +420,11 @@ def _describe_operand(cond: Condition) -> str:
 
 def _could_equal(question: Question, value: Scalar) -> bool:
     """Whether some valid answer to ``question`` makes ``equals: value`` true."""
-    match question.kind:
-        case Kind.SINGLE | Kind.MULTI | Kind.PLACE:
-            return isinstance(value, str) and (
-                value in question.choices or (question.other and value == "other")
-            )
-        case Kind.CONSENT:
-            return value is True
-        case Kind.NUMBER:
-            return (
-                type(value) is int
-                and question.min is not None
-                and question.max is not None
-                and question.min <= value <= question.max
-            )
-        case Kind.TEXT:
-            return isinstance(value, str) and 0 < len(value) <= question.text_max_length
-        case Kind.DATE:
-            return (type(value) is int and value >= question.min_year) or value == "unknown"
-    return False  # info and media hold nothing to compare
+    return kind_of(question.kind).could_equal(question, value)
 
 
 def _why_not_equal(question: Question, value: Scalar) -> str:
-    qid = question.id
-    match question.kind:
-        case Kind.SINGLE | Kind.MULTI | Kind.PLACE:
-            known = [*question.choices, *(["other"] if question.other else [])]
-            return f"'{qid}' has no choice {_show_value(value)!r}; its choices: {', '.join(known)}"
-        case Kind.CONSENT:
-            return f"'{qid}' is a consent: it compares only with true (declining ends the flow)"
-        case Kind.NUMBER:
-            return f"'{qid}' is a whole number from {question.min} to {question.max}"
-        case Kind.TEXT:
-            return f"'{qid}' is text of 1 to {question.text_max_length} characters"
-        case Kind.DATE:
-            return f"'{qid}' compares with a year from {question.min_year} or 'unknown'"
-    return f"'{qid}' is a {question.kind} question: it holds nothing to compare (use answered)"
+    return kind_of(question.kind).why_not_equal(question, value)
 
 
 # ---- reachability: a sound over-approximation ----------------------------------------------
@@ -809,7 +736,7 @@ def _reach_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowIssue
             continue
         if when is not None:
             issues += _value_issues(question, "when", when, reach, loc)
-        holds_answer = question.kind is not Kind.INFO
+        holds_answer = kind_of(question.kind).holds_answer
         reach.known[question.id] = _Possible(
             asked=True,
             answered=holds_answer,
@@ -840,7 +767,7 @@ def is_decline_ending(question: Question) -> bool:
     ``ui.consent.declined``.
     """
     return (
-        question.kind is Kind.CONSENT
+        kind_of(question.kind).ends_when_declined
         and isinstance(question.end_if, Equals)
         and question.end_if.q == question.id
         and question.end_if.equals is False
@@ -863,7 +790,7 @@ def _value_issues(
             case OneOf(one_of=items):
                 values = list(items)
             case Answered():
-                if target.kind is Kind.INFO:
+                if not kind_of(target.kind).holds_answer:
                     issues.append(
                         FlowIssue(
                             question.id,

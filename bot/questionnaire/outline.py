@@ -8,32 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.questionnaire.flow import Flow, Kind, Question, describe_condition, is_decline_ending
+from bot.questionnaire.flow import Flow, Question, describe_condition, is_decline_ending
+from bot.questionnaire.kinds import kind_of
 
 EXCERPT_MAX = 40
 """Characters of a prompt shown inside a diagram box."""
 
 
 def _kind_line(q: Question) -> str:
-    parts: list[str] = [str(q.kind)]
-    match q.kind:
-        case Kind.NUMBER:
-            parts[0] = f"number {q.min}..{q.max}"
-        case Kind.TEXT:
-            parts[0] = f"text up to {q.text_max_length} characters"
-        case Kind.DATE:
-            parts[0] = f"date: year from {q.min_year}, month, or don't know"
-        case Kind.MEDIA:
-            parts[0] = f"media: {', '.join(q.accept)}; up to {q.max_files} files"
-        case Kind.PLACE:
-            parts[0] = f"place: a choice or written, up to {q.text_max_length} characters"
-        case _:
-            pass
-    if q.kind is Kind.CONSENT:
-        parts.append("must agree to go on")
-    elif q.kind is not Kind.INFO:
-        parts.append("required" if q.required else "skippable")
-    return ", ".join(parts)
+    return kind_of(q.kind).outline_line(q)
 
 
 def _indent(text: str, prefix: str) -> list[str]:
@@ -69,10 +52,11 @@ def outline(flow: Flow, lang: str) -> str:
                     f"{pad}- {'other':<{id_width}}  (button ui.button.other, then asks: {written!r}"
                     f", up to {q.text_max_length} characters)"
                 )
-        if q.kind is Kind.CONSENT and is_decline_ending(q):
+        declines = kind_of(q.kind).ends_when_declined
+        if declines and is_decline_ending(q):
             lines.append(f"{pad}declined -> ends, nothing kept, with:")
             lines += _indent(texts[f"{q.id}.end"], pad + "| ")
-        elif q.kind is Kind.CONSENT:
+        elif declines:
             lines.append(f"{pad}declined -> ends, nothing kept, with ui.consent.declined")
         if q.end_if is not None and not is_decline_ending(q):
             lines.append(f"{pad}end_if {describe_condition(q.end_if)}  -> ends with:")
@@ -125,7 +109,7 @@ def _graph(flow: Flow, lang: str) -> tuple[list[_Box], list[_Edge]]:
         prompt = _excerpt(texts[f"{q.id}.prompt"])
         boxes.append(_Box(f"q_{q.id}", f"{i + 1}. {q.id} ({q.kind})\n{prompt}", "question"))
         ending = _excerpt(texts[f"{q.id}.end"]) if q.end_if is not None else "ui.consent.declined"
-        if q.kind is Kind.CONSENT:
+        if kind_of(q.kind).ends_when_declined:
             boxes.append(_Box(f"end_{q.id}", f"end: {ending}", "end"))
             edges.append(_Edge(f"q_{q.id}", f"end_{q.id}", "declined"))
         elif q.end_if is not None:

@@ -55,8 +55,8 @@ from bot.questionnaire.engine import (
     initial_state,
     step,
 )
-from bot.questionnaire.flow import AnswerValue, Flow, Kind, MediaKind
-from bot.texts.placeholders import fill
+from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
+from bot.texts.resolver import TextResolver
 
 UiTexts = Mapping[str, Mapping[str, str]]
 """lang -> ui text id -> text (``locales/<lang>/ui.yaml``)."""
@@ -71,34 +71,32 @@ class DemoError(Exception):
 
 
 class Texts:
-    """Every text the terminal shows: the flow's and the bot's own (ui) texts."""
+    """Every text the terminal shows: the flow's and the bot's own (ui) texts.
+
+    Looked up by :class:`bot.texts.resolver.TextResolver`, the same resolver (and fallback rule)
+    the Telegram renderer uses.
+    """
 
     def __init__(self, flow: Flow, ui: UiTexts) -> None:
         self.flow = flow
         self.ui = ui
+        self.resolver = TextResolver(flow.texts, ui)
 
     def get(self, lang: str, text_id: str, **values: object) -> str:
-        table = self.ui.get(lang, {}) if text_id.startswith("ui.") else self.flow.texts[lang]
-        text = table.get(text_id, text_id)
-        if not values:
-            return text
-        return fill(text, **values)
+        return self.resolver.get(lang, text_id, **values)
 
     def choice_label(self, lang: str, qid: str, cid: str) -> str:
-        own = f"{qid}.choice.{cid}"
-        if own in self.flow.texts[lang]:
-            return self.get(lang, own)
-        if cid == "other":
-            return self.get(lang, "ui.button.other")
-        return cid
+        return self.resolver.choice_label(lang, qid, cid)
 
     def answer(self, lang: str, qid: str, answer: AnswerValue) -> str:
         """An answer as the reporter would recognise it: labels and their own words."""
+        kind = next((q.kind for q in self.flow.questions if q.id == qid), None)
         return answer_text(
             answer,
             lang,
             ui=lambda text_id: self.get(lang, text_id),
             choice_label=lambda cid: self.choice_label(lang, qid, cid),
+            kind=kind,
         )
 
 
@@ -112,7 +110,7 @@ def render_prompt(texts: Texts, lang: str, prompt: Prompt) -> list[str]:
         label = view.literal or texts.get(lang, view.text_id)
         mark = "✓ " if view.cid in prompt.selected else ""
         lines.append(f"  {n}) {mark}{label}")
-    if prompt.kind is Kind.MEDIA and prompt.selected:
+    if prompt.max_files is not None and prompt.selected:  # files received so far
         lines.append(f"  📎 × {len(prompt.selected)}")
     if prompt.hint_id:
         lines.append(
@@ -123,7 +121,7 @@ def render_prompt(texts: Texts, lang: str, prompt: Prompt) -> list[str]:
                 max=prompt.max if prompt.max is not None else "",
             )
         )
-    if prompt.answer is not None and prompt.kind in (Kind.TEXT, Kind.NUMBER, Kind.PLACE, Kind.DATE):
+    if prompt.answer is not None and prompt.echo_answer:
         lines.append("— " + texts.answer(lang, prompt.qid, prompt.answer))
     keys: list[tuple[str, str]] = []
     if prompt.can_back:
@@ -410,7 +408,7 @@ def parse_typed(screen: Prompt | Review | None, line: str) -> Action | None:
     if screen.choices and word.isdigit() and len(word) <= 3:
         n = int(word)
         return Choose(qid, screen.choices[n - 1].cid if 1 <= n <= len(screen.choices) else "")
-    if screen.kind is Kind.MEDIA and lowered in MEDIA_WORDS:
+    if screen.accept and lowered in MEDIA_WORDS:
         return Attach(MEDIA_WORDS[lowered])
     return Text(qid, line)
 
