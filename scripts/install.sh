@@ -53,6 +53,9 @@ runtime|analyst)
     # Building reportbot's own (pure Python) wheels needs setuptools; the pinned one, not whatever
     # build isolation would fetch. It is not needed at run time, so it goes again.
     pip_install --require-hashes --no-deps -r "$here/requirements-build.lock"
+    # setuptools builds in the source tree (build/): a leftover from an earlier build would
+    # put modules deleted since into the wheel.
+    rm -rf "$here/build" "$here/analyst/build"
     pip_install --no-deps --no-build-isolation --no-cache-dir "$here"
     if [ "$mode" = analyst ]; then
         pip_install --no-deps --no-build-isolation --no-cache-dir "$here/analyst"

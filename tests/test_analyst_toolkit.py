@@ -462,14 +462,19 @@ def test_duplicates_are_dropped_and_gaps_named(
     result = run(cli, *open_args(keys, out, d1, d1_again, d4))
     assert result.exit_code == 0, result.output
     assert "missing digests: #2-#3" in result.stderr
-    assert f"duplicate {d1_again}" in result.stderr
-    assert "1 duplicate digest(s), 2 duplicate record(s)" in result.stdout
+    assert "reportbot digests resend 2; reportbot digests resend 3" in result.stderr
+    assert str(d1_again) not in result.stderr  # the same bytes twice: counted, not warned
+    assert "added 2 new digest(s) (#1-#4), 1 already in the workspace" in result.stdout
+    assert "dropped: 2 duplicate record(s)" in result.stdout
     lines = (out / "reports.jsonl").read_text().splitlines()
     assert len(lines) == 1
     assert json.loads(lines[0])["digests"] == [1, 4]
     verify = run(cli, "analyst", "verify", d1, d1_again, d4, "--bot-key", keys["bot.pub"])
-    assert verify.exit_code == 0
-    assert "missing digests: #2-#3" in verify.stderr
+    assert verify.exit_code == 1  # a missing digest is a failure, with the command to fix it
+    assert error_lines(verify) == [
+        "Error: missing digests: #2-#3: ask the operator to post them again: "
+        "reportbot digests resend 2; reportbot digests resend 3"
+    ]
 
 
 def test_two_digests_under_one_number_are_refused_within_and_across_runs(
@@ -484,15 +489,17 @@ def test_two_digests_under_one_number_are_refused_within_and_across_runs(
     out = tmp_path / "out"
     result = run(cli, *open_args(keys, out, first, other))
     assert result.exit_code == 1
+    assert "ALARM: a different digest #1" in result.stderr
     assert "two digests under one number" in result.stderr
-    # A later run into the same folder: the ledger remembers #1.
+    # A later run into the same folder: the workspace remembers #1.
     result = run(cli, *open_args(keys, out, other))
     assert result.exit_code == 1
-    assert "was opened here before" in result.stderr
-    # The same digest posted again is named, not refused.
+    assert "ALARM: a different digest #1 is already in this workspace" in result.stderr
+    # The same digest given again is the normal routine: skipped without a word.
     result = run(cli, *open_args(keys, out, first))
     assert result.exit_code == 0
-    assert "already opened here before" in result.stderr
+    assert [line for line in result.stderr.splitlines() if "raw ids" not in line] == []
+    assert "added 0 new digest(s), 1 already in the workspace" in result.stdout
 
 
 def test_verify_needs_no_analyst_key_and_rejects_a_foreign_key(

@@ -6,6 +6,7 @@ opens anything) is imported inside the commands only, so the bot process never l
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,60 +67,133 @@ def _pinned_bot_key(bot_key: str | None, key_paths: Sequence[Path]) -> BotVerify
         raise click.ClickException(str(exc)) from None
 
 
-@analyst.command("verify")
+def _gathered(files: Sequence[Path]) -> list[Path]:
+    """Files, folders and Telegram Desktop exports as the files to verify; notices on stderr."""
+    from reportbot_analyst.inputs import InputError, gather
+
+    try:
+        inputs = gather(files)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from None
+    for notice in inputs.notices:
+        click.echo(f"warning: {notice}", err=True)
+    return inputs.files
+
+
+INPUTS_HELP = (
+    "FILES are digest files, folders of them, or a Telegram Desktop export of the channel "
+    "(its folder or its result.json), read as it is."
+)
+
+
+@analyst.command(
+    "verify",
+    epilog="""\b
+Examples:
+  reportbot analyst verify ~/Downloads/Telegram\\ Desktop/ChatExport_2026-12-03
+  reportbot analyst verify 000041.bin 000042.bin --bot-key ~/reportbot-keys/bot.pub
+  reportbot analyst verify export/ --workspace ~/reports --json""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--bot-key",
     help=f"The bot's verify key (bot.pub, or its rb-bot-verify-v1: text; or set {BOT_KEY_ENV}).",
 )
-def verify(files: tuple[Path, ...], bot_key: str | None) -> None:
-    """Check signatures and the sequence of digests; no analyst key needed."""
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also count the digests already opened into this workspace (and its bot.pub).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then a summary.")
+def verify(
+    files: tuple[Path, ...], bot_key: str | None, workspace: Path | None, as_json: bool
+) -> None:
+    """Check signatures and the sequence of digests; no analyst key needed.
+
+    Exits non-zero when a file is rejected, when two digests share a number, and when a
+    digest is missing (with the command that asks the operator for it)."""
     # Imported here, not at the top: the bot process registers this group too.
-    from reportbot_analyst.toolkit import format_ranges, verify_files
+    from reportbot_analyst.toolkit import read_ledger, verify_files
+    from reportbot_analyst.workspace import resend_hint
 
     pinned = _pinned_bot_key(bot_key, [])
-    result = verify_files(_expand(files), pinned)
+    known = read_ledger(workspace, pinned) if workspace is not None and workspace.is_dir() else {}
+    result = verify_files(_gathered(files), pinned, known=known)
     for outcome in result.outcomes:
-        if outcome.status == "ok" and outcome.digest is not None:
-            d = outcome.digest
+        d = outcome.digest
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "file": str(outcome.path),
+                        "status": outcome.status,
+                        "seq": d.seq if d is not None else None,
+                        "day": d.day.isoformat() if d is not None else None,
+                        "message": outcome.message,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        elif outcome.status == "ok" and d is not None:
             click.echo(
                 f"ok        {outcome.path}: digest #{d.seq} of {d.day.isoformat()}, "
                 f"{len(d.entries)} entries, {d.size} bytes"
             )
-        elif outcome.status == "duplicate":
-            click.echo(f"duplicate {outcome.path}: {outcome.message}")
-        elif outcome.status == "envelope":
-            click.echo(f"envelope  {outcome.path}: separate attachment envelope")
+        elif outcome.status in ("duplicate", "seen") or outcome.status in ("envelope", "other"):
+            click.echo(f"{outcome.status:<9} {outcome.path}: {outcome.message}")
+        elif outcome.status == "conflict":
+            click.echo(f"{outcome.path}: {outcome.message}", err=True)
         else:
             click.echo(f"REJECTED  {outcome.path}: {outcome.message}", err=True)
     for notice in result.notices:
         click.echo(f"warning: {notice}", err=True)
-    accepted = result.accepted
-    if result.missing:
-        click.echo(f"warning: missing digests: {format_ranges(result.missing)}", err=True)
-    elif accepted:
-        click.echo(f"sequence: #{accepted[0].seq}-#{accepted[-1].seq}, no gap")
+    numbers = sorted({o.digest.seq for o in result.outcomes if o.digest is not None} | set(known))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "summary": True,
+                    "digests": numbers,
+                    "missing": [n for a, b in result.missing for n in range(a, b + 1)],
+                    "rejected": len(result.rejected),
+                    "conflicts": len(result.conflicts),
+                }
+            )
+        )
+    elif numbers and not result.missing:
+        click.echo(f"sequence: #{numbers[0]}-#{numbers[-1]}, no gap")
+    if result.conflicts:
+        raise click.ClickException(
+            f"{len(result.conflicts)} digest(s) re-use a number with different content: "
+            "see ALARM above"
+        )
     if result.rejected:
         raise click.ClickException(f"{len(result.rejected)} file(s) rejected")
-    if not accepted:
+    if not numbers:
         raise click.ClickException("no valid digest given")
+    if result.missing:
+        raise click.ClickException(resend_hint(result.missing))
 
 
 def _report_files(verified: VerifyResult) -> None:
-    """Rejected and duplicate files, notices and gaps: one line each, on stderr."""
-    from reportbot_analyst.toolkit import format_ranges
-
+    """Rejected files, conflicts and notices: one line each, on stderr. Seen and duplicate
+    digests are the normal routine: counted in the summary, not listed."""
     for outcome in verified.rejected:
-        click.echo(f"REJECTED {outcome.path}: {outcome.message}", err=True)
-    for outcome in verified.duplicates:
-        click.echo(f"duplicate {outcome.path}: {outcome.message}", err=True)
+        label = "" if outcome.status == "conflict" else "REJECTED "
+        click.echo(f"{label}{outcome.path}: {outcome.message}", err=True)
     for notice in verified.notices:
         click.echo(f"warning: {notice}", err=True)
-    if verified.missing:
-        click.echo(f"warning: missing digests: {format_ranges(verified.missing)}", err=True)
 
 
-@analyst.command("open")
+@analyst.command(
+    "open",
+    epilog="""\b
+Examples:
+  reportbot analyst open ~/Downloads/Telegram\\ Desktop/ChatExport_2026-12-03 \\
+      --key ~/reportbot-keys/alice.key --out ~/reports --lang ko
+  reportbot analyst open 000042.bin 000043.bin --key alice.key --out ~/reports
+Open the same export again tomorrow, with more digests: only the new ones are added.""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--key",
@@ -127,14 +201,14 @@ def _report_files(verified: VerifyResult) -> None:
     multiple=True,
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Your analyst key file; repeat it to also use retired keys for older digests.",
+    help="Your analyst key file (NAME.key); repeat it to also use retired keys.",
 )
 @click.option(
     "--out",
     "out_dir",
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for reports.jsonl, reports-<flow>.csv and attachments/ (made mode 700).",
+    help="The workspace folder (made mode 700; keep it on an encrypted disk). It only grows.",
 )
 @click.option(
     "--bot-key",
@@ -145,8 +219,7 @@ def _report_files(verified: VerifyResult) -> None:
     "flow_paths",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Flow files or folders for labels of digests that carry no flow snapshot (older bots). "
-    "Repeatable; not needed otherwise: digests carry their flows.",
+    help="Flow files or folders, only for digests of older bots that carry no flow snapshot.",
 )
 @click.option(
     "--locales",
@@ -170,7 +243,12 @@ def open_cmd(
     passphrase_file: Path | None,
     progress: bool,
 ) -> None:
-    """Verify, decrypt and reassemble reports from digests into OUT."""
+    """Add digests to the workspace OUT and write every report in it, in your language.
+
+    FILES are digest files, folders, or a Telegram Desktop export of the channel (its folder
+    or result.json). Digests already in the workspace are skipped silently; a different digest
+    under a number already there is refused loudly; missing numbers are listed with the
+    command that asks for them."""
     # Imported here, not at the top: the bot process registers this group too.
     from bot.cli.keys import passphrase_source
     from reportbot_analyst.flows import read_workspace_flows
@@ -180,12 +258,13 @@ def open_cmd(
         NothingToOpenError,
         ToolkitError,
         open_digests,
-        read_ledger,
         shipped_flows_dir,
         write_output,
     )
+    from reportbot_analyst.workspace import Workspace, resend_hint
 
     pinned = _pinned_bot_key(bot_key, key_paths)
+    inputs = _gathered(files)
     try:
         keys = [
             load_analyst_key(
@@ -202,8 +281,10 @@ def open_cmd(
             catalog.add(flow)
         for problem in [*flow_problems, *kept_problems]:
             click.echo(f"warning: {problem}", err=True)
-        known = read_ledger(out_dir, pinned) if out_dir.is_dir() else {}
-        result = open_digests(_expand(files), keys, pinned, known=known, progress=progress)
+        workspace = Workspace(out_dir, pinned)
+        added = workspace.add(inputs)
+        _report_files(added.verify)
+        result = open_digests(workspace.files(), keys, pinned, progress=progress)
         write_output(result, out_dir, catalog, lang, pinned)
     except NothingToOpenError as exc:
         _report_files(exc.verify)
@@ -212,25 +293,33 @@ def open_cmd(
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or out_dir}: {exc.strerror}") from None
-    verified = result.verify
-    _report_files(verified)
     for notice in result.notices:
         click.echo(f"warning: {notice}", err=True)
-    accepted = verified.accepted
+    held = result.verify.accepted
     statuses = [r.status for r in result.reports]
+    seen = len(added.verify.seen) + len(added.verify.duplicates)
     click.echo(
-        f"opened {len(accepted)} digest(s) (#{accepted[0].seq}-#{accepted[-1].seq}): "
+        f"added {len(added.new)} new digest(s)"
+        + (f" (#{added.new[0]}-#{added.new[-1]})" if added.new else "")
+        + f", {seen} already in the workspace; "
+        f"workspace: {len(held)} digest(s) (#{held[0].seq}-#{held[-1].seq}), "
         f"{len(result.reports)} report(s) ({statuses.count('complete')} complete, "
         f"{statuses.count('interrupted')} interrupted, {statuses.count('unclosed')} unclosed), "
         f"{sum(len(r.attachments) for r in result.reports)} attachment(s)"
     )
-    dropped = (
-        f"dropped: {len(verified.duplicates)} duplicate digest(s), "
-        f"{result.duplicate_records} duplicate record(s), {result.superseded} replaced answer(s)"
+    click.echo(
+        f"dropped: {result.duplicate_records} duplicate record(s), "
+        f"{result.superseded} replaced answer(s)"
     )
-    click.echo(dropped)
     click.echo(f"written to {out_dir}")
-    if verified.rejected:
+    if result.verify.missing:
+        click.echo(f"warning: {resend_hint(result.verify.missing)}", err=True)
+    if added.verify.conflicts:
         raise click.ClickException(
-            f"{len(verified.rejected)} file(s) rejected; nothing from them used"
+            f"{len(added.verify.conflicts)} digest(s) re-use a number with different content: "
+            "see ALARM above; nothing from them was used"
+        )
+    if added.verify.rejected:
+        raise click.ClickException(
+            f"{len(added.verify.rejected)} file(s) rejected; nothing from them used"
         )

@@ -95,7 +95,12 @@ class NothingToOpenError(ToolkitError):
 # Reading and verifying files
 # --------------------------------------------------------------------------------------------
 
-Status = Literal["ok", "duplicate", "rejected", "envelope"]
+Status = Literal["ok", "duplicate", "seen", "rejected", "conflict", "envelope", "other"]
+"""``seen``: opened into this workspace before (skipped silently); ``conflict``: a different
+digest under a number already seen, the one loud alarm; ``other``: a file of the channel that is
+no digest (an analyst's reply, a setup challenge), skipped."""
+
+REPLY_MAGIC: Final = b"RBRP"  # docs/format.md §5.2: analysts' replies are posted in the channel
 
 
 @dataclass
@@ -122,7 +127,16 @@ class VerifyResult:
 
     @property
     def rejected(self) -> list[FileOutcome]:
-        return [o for o in self.outcomes if o.status == "rejected"]
+        """Files not used because they are bad or conflict (conflicts included)."""
+        return [o for o in self.outcomes if o.status in ("rejected", "conflict")]
+
+    @property
+    def conflicts(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "conflict"]
+
+    @property
+    def seen(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "seen"]
 
     @property
     def duplicates(self) -> list[FileOutcome]:
@@ -177,6 +191,9 @@ def verify_files(
     for path in paths:
         try:
             data = _read_file(path)
+            if data[:4] == REPLY_MAGIC:
+                result.outcomes.append(FileOutcome(path, "other", "an analyst's reply"))
+                continue
             if data[:4] == ENVELOPE_MAGIC:
                 result.envelopes[blob_hash(data)] = data
                 result.outcomes.append(FileOutcome(path, "envelope", "attachment envelope"))
@@ -197,35 +214,26 @@ def verify_files(
                 )
             )
             continue
-        if digest.seq in by_seq:
-            result.outcomes.append(
-                FileOutcome(
-                    path,
-                    "rejected",
-                    f"a different digest #{digest.seq} is in {by_seq[digest.seq][1]}: two "
-                    "digests under one number (replayed or forged); this one is not used",
-                )
-            )
-            continue
         earlier = known.get(digest.seq)
-        if earlier is not None and earlier != digest.digest_hash:
+        if digest.seq in by_seq or (earlier is not None and earlier != digest.digest_hash):
+            where = by_seq[digest.seq][1] if digest.seq in by_seq else "this workspace"
             result.outcomes.append(
                 FileOutcome(
                     path,
-                    "rejected",
-                    f"a different digest #{digest.seq} was opened here before: two digests under "
-                    "one number (replayed or forged); this one is not used",
+                    "conflict",
+                    f"ALARM: a different digest #{digest.seq} is already in {where}: two digests "
+                    "under one number (replayed or forged); this one is not used. Tell the "
+                    "operator and compare the files",
+                    digest,
                 )
             )
             continue
         if earlier is not None:
-            result.notices.append(
-                f"{path}: digest #{digest.seq} was already opened here before (posted again?)"
+            by_hash[digest.digest_hash] = path
+            result.outcomes.append(
+                FileOutcome(path, "seen", f"digest #{digest.seq}: already in the workspace", digest)
             )
-        elif known and digest.seq < max(known):
-            result.notices.append(
-                f"{path}: digest #{digest.seq} is older than #{max(known)}, opened here before"
-            )
+            continue
         by_hash[digest.digest_hash] = path
         by_seq[digest.seq] = (digest.digest_hash, path)
         result.outcomes.append(
@@ -609,13 +617,13 @@ def _spreadsheet_safe(cell: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _private_dir(path: Path) -> None:
+def private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         path.chmod(0o700)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         os.fchmod(fd, 0o600)
@@ -640,7 +648,7 @@ def read_ledger(out_dir: Path, verify_key: BotVerifyKey) -> dict[int, bytes]:
         raise ToolkitError(f"{path}: ledger unreadable; move it away to start afresh") from None
 
 
-def _write_ledger(out_dir: Path, verify_key: BotVerifyKey, digests: Iterable[Digest]) -> Path:
+def write_ledger(out_dir: Path, verify_key: BotVerifyKey, digests: Iterable[Digest]) -> Path:
     path = out_dir / LEDGER_FILE
     doc: dict[str, dict[str, dict[str, str]]] = {"bots": {}}
     if path.exists():
@@ -651,7 +659,7 @@ def _write_ledger(out_dir: Path, verify_key: BotVerifyKey, digests: Iterable[Dig
     mine = doc["bots"].setdefault(verify_key.key_id.hex(), {})
     for d in digests:
         mine[str(d.seq)] = d.digest_hash.hex()
-    _write_private(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    write_private(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return path
 
 
@@ -663,11 +671,11 @@ def write_output(
     verify_key: BotVerifyKey,
 ) -> None:
     """Write ``reports.jsonl``, one ``reports-<flow>.csv`` per flow, attachments, the ledger."""
-    _private_dir(out_dir)
+    private_dir(out_dir)
     keep_flows(result, out_dir, catalog)
     attach_root = out_dir / ATTACHMENTS_DIR
     if any(rep.attachments for rep in result.reports):
-        _private_dir(attach_root)
+        private_dir(attach_root)
     jsonl = io.StringIO()
     tables: dict[str, tuple[list[str], list[dict[str, str]]]] = {}
     unknown_versions: set[tuple[str, str]] = set()
@@ -734,7 +742,7 @@ def write_output(
             }
         )
     target = out_dir / REPORTS_JSONL
-    _write_private(target, jsonl.getvalue().encode("utf-8"))
+    write_private(target, jsonl.getvalue().encode("utf-8"))
     result.files_written.append(target)
     for flow_id, (columns, rows) in sorted(tables.items()):
         buffer = io.StringIO()
@@ -745,7 +753,7 @@ def write_output(
         for row in rows:
             writer.writerow({k: _spreadsheet_safe(row.get(k, "")) for k in head})
         target = out_dir / f"reports-{flow_id}.csv"
-        _write_private(target, buffer.getvalue().encode("utf-8-sig"))  # BOM: Excel reads UTF-8
+        write_private(target, buffer.getvalue().encode("utf-8-sig"))  # BOM: Excel reads UTF-8
         result.files_written.append(target)
     for flow_id, version in sorted(unknown_versions):
         result.notices.append(
@@ -753,7 +761,7 @@ def write_output(
             "its reports show raw ids (no digest given carried it; pass --flows with that "
             "version for labels)"
         )
-    _write_ledger(out_dir, verify_key, result.verify.accepted)
+    write_ledger(out_dir, verify_key, result.verify.accepted)
 
 
 def keep_flows(result: OpenResult, out_dir: Path, catalog: FlowCatalog) -> None:
@@ -769,8 +777,8 @@ def keep_flows(result: OpenResult, out_dir: Path, catalog: FlowCatalog) -> None:
         catalog.add(flow)
         target = snapshot_file(out_dir, flow_id, version)
         if not target.exists():
-            _private_dir(target.parent)
-            _write_private(target, record.document)
+            private_dir(target.parent)
+            write_private(target, record.document)
 
 
 def _write_attachments(
@@ -781,10 +789,10 @@ def _write_attachments(
     attachments: list[dict[str, object]] = []
     for att in rep.attachments:
         folder = out_dir / ATTACHMENTS_DIR / rep.report
-        _private_dir(folder)
+        private_dir(folder)
         ext = _EXTENSIONS.get(att.mime, ".bin")
         target = folder / f"{att.head.slot:05d}-{att.ref}{ext}"
-        _write_private(target, att.data)
+        write_private(target, att.data)
         result.files_written.append(target)
         rel = target.relative_to(out_dir).as_posix()
         files[att.ref] = rel
