@@ -350,3 +350,20 @@ def test_neutral_line_after_quick_exit_looks_harmless(lang: str) -> None:
     line = _ui_texts(lang)["ui.ended.neutral"]
     assert len(line) <= 12, f"{lang}: {line!r} is long enough to say something"
     assert not _REVEALING.search(line), f"{lang}: {line!r} hints at what happened"
+
+
+_COMPELLED = {
+    "en": ("keeps account data", "compel"),
+    "ru": ("хранит данные аккаунта", "заставить"),
+    "ko": ("계정의 자료", "강요하면"),
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_safety_says_telegram_keeps_account_data_and_can_be_made_to_hand_it_over(
+    lang: str,
+) -> None:
+    text = _ui_texts(lang)["ui.safety"]
+    kept, compelled = _COMPELLED[lang]
+    assert kept in text, f"{lang}: /safety does not say Telegram keeps account data"
+    assert compelled in text, f"{lang}: /safety does not say Telegram can be compelled"
