@@ -81,6 +81,14 @@ def test_compose_example_is_read_only_unprivileged_with_the_token_as_a_secret() 
     assert service["secrets"][0]["target"] == "reportbot_token"
 
 
+def test_a_crash_cannot_write_a_core_file_under_systemd_or_compose() -> None:
+    unit = (ROOT / "deploy" / "reportbot.service").read_text(encoding="utf-8")
+    assert re.search(r"^LimitCORE=0$", unit, re.M)
+    assert re.search(r"^MemoryDenyWriteExecute=yes$", unit, re.M)
+    compose = yaml.safe_load((ROOT / "compose.example.yaml").read_text(encoding="utf-8"))
+    assert compose["services"]["reportbot"]["ulimits"]["core"] == 0
+
+
 def test_systemd_unit_keeps_the_token_out_of_the_environment_and_the_system_read_only() -> None:
     unit = (ROOT / "deploy" / "reportbot.service").read_text(encoding="utf-8")
     for line in (

@@ -57,17 +57,32 @@ def run(env_file: Path, secrets_dir: Path | None) -> None:
 
     from telegram.error import TelegramError
 
+    from bot.ops.hardening import HardeningError, forbid_core_dumps
     from bot.ops.logging import configure_logging, install_exception_hooks, log_exception
     from bot.ops.settings import ENV_PREFIX, SettingsError, load_settings
     from bot.server import load_everything, serve
     from storage.errors import StorageError
 
     log = logging.getLogger("bot.run")
+    try:
+        # before any secret is read: a crash must never write answers or keys into a core file
+        hardening = forbid_core_dumps()
+    except (HardeningError, OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot forbid core dumps: {exc}") from None
     secrets_dir = secrets_dir_or_default(secrets_dir)
     try:
         settings = load_settings(env_file=env_file, secrets_dir=secrets_dir)
         configure_logging(settings.log_level, settings.log_format)
         install_exception_hooks()
+        log.info(
+            "process_hardened",
+            extra={
+                "fields": {
+                    "core_limit": hardening.core_limit,
+                    "dumpable": "unknown" if hardening.dumpable is None else hardening.dumpable,
+                }
+            },
+        )
         loaded = load_everything(settings)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
