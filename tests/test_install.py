@@ -10,11 +10,15 @@ the reporter's receipt code, ``PrivateKey.from_seed`` only).
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.install_support import installed_python_files, run_installed, runtime_venv
+from bot.sealing.keys import Recipients, load_analyst_public_key
+from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, edited_flow, shipped_flow
+from tests.install_support import install, installed_python_files, run_installed, runtime_venv
 from tests.test_no_decrypt_path import FORBIDDEN_NAMES
 
 pytestmark = pytest.mark.slow
@@ -141,3 +145,79 @@ def test_the_listing_catches_an_opening_primitive_outside_the_allowed_opener(
         "bot/receipts/not_fine.py:2 uses PrivateKey",
         "bot/receipts/not_fine.py:3 uses open_envelope",
     ]
+
+
+# ---- the analysts' install, outside any checkout ----
+
+
+@pytest.fixture(scope="session")
+def analyst_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One analyst install per test session (``scripts/install.sh analyst``), shared."""
+    return install("analyst", tmp_path_factory.mktemp("analyst-install") / "venv")
+
+
+def test_analyst_install_holds_the_toolkit_as_installed_files(analyst_venv: Path) -> None:
+    files = installed_python_files(analyst_venv, "reportbot-analyst")
+    assert {rel.split("/")[0] for rel in files} == {"reportbot_analyst"}
+    assert "reportbot_analyst/workspace.py" in files
+    site = next(analyst_venv.glob("lib/python3*/site-packages"))
+    assert all(path.is_relative_to(site) for path in files.values())  # not an editable link
+
+
+async def test_analyst_install_opens_digests_of_two_flow_versions_outside_a_checkout(
+    analyst_venv: Path, tmp_path: Path
+) -> None:
+    desk = tmp_path / "desk"  # an analyst's home: no checkout, no flows/, no locales/
+    desk.mkdir()
+
+    def reportbot(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return run_installed(analyst_venv, "reportbot", *args, cwd=desk)
+
+    made = reportbot("keys", "new-analyst", "--out", "keys", "--name", "alice", "--no-passphrase")
+    assert made.returncode == 0, made.stderr
+    public = load_analyst_public_key(desk / "keys" / "alice.pub")
+    # The bot's side (this checkout's code): reports in the shipped flow and in an edited one,
+    # a restart in between, digests posted into a "channel" folder.
+    old, new = shipped_flow(), edited_flow(shipped_flow())
+    bot = Bot(Recipients([public]), tmp_path / "server-data")
+    (desk / "keys" / "bot.pub").write_text(bot.signing.public.token() + "\n", encoding="ascii")
+    channel = desk / "channel"
+    bot.run([old])
+    await bot.report(Report(old, SAMPLE_ANSWERS, lang="ko"))
+    await bot.digest(channel)
+    bot.run([new])
+    await bot.report(Report(new, SAMPLE_ANSWERS, lang="ru"))
+    await bot.digest(channel)
+
+    verified = reportbot("analyst", "verify", "channel", "--bot-key", "keys/bot.pub")
+    assert verified.returncode == 0, verified.stderr
+    assert "sequence: #1-#2, no gap" in verified.stdout
+    for lang in ("ko", "ru"):
+        out = desk / f"reports-{lang}"
+        args = ("analyst", "open", "channel", "--key", "keys/alice.key", "--out", out)
+        opened = reportbot(*args, "--lang", lang, "--no-progress")
+        assert opened.returncode == 0, opened.stderr
+        assert opened.stderr == ""  # no "raw ids", no warning of any kind
+        docs = [
+            json.loads(line) for line in (out / "reports.jsonl").read_text("utf-8").splitlines()
+        ]
+        assert sorted(d["flow_version"] for d in docs) == sorted([old.version, new.version])
+        for doc in docs:
+            assert doc["labels"] == lang
+            texts = {a["question"]: a["text"] for a in doc["answers"]}
+            assert texts["site"] == old.text(lang, "site.choice.construction")
+        before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        again = reportbot(*args, "--lang", lang, "--no-progress")
+        assert again.returncode == 0
+        assert again.stderr == ""
+        assert "added 0 new digest(s), 2 already in the workspace" in again.stdout
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # The toolkit really ran from the install, not from this checkout.
+    where = run_installed(
+        analyst_venv,
+        "python",
+        "-c",
+        "import reportbot_analyst; print(reportbot_analyst.__file__)",
+        cwd=desk,
+    )
+    assert str(analyst_venv) in where.stdout
