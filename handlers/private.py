@@ -482,7 +482,7 @@ class ReporterChats:
                 case Review():
                     await self._show(turn, self.render.review_screen(turn.lang, conv.nonce, out))
                 case Invalid():
-                    await self._complain(turn, f"ui.error.{out.code}")
+                    await self._complain(turn, f"ui.error.{out.code}", **dict(out.values))
                 case Stale():
                     await self._complain(turn, "ui.error.stale_button")
                 case _:
@@ -751,8 +751,8 @@ class ReporterChats:
                 # the message is gone (deleted by the reporter): send a new one below
         conv.prompt_message_id = await self._say(turn, screen.text, screen=screen)
 
-    async def _complain(self, turn: Turn, text_id: str) -> None:
-        text = self.render.ui_text(turn.lang, text_id)
+    async def _complain(self, turn: Turn, text_id: str, **values: int) -> None:
+        text = self.render.ui_text(turn.lang, text_id, **values)
         if turn.query is not None:
             turn.toast = text[:200]
         else:

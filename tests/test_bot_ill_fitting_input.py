@@ -243,4 +243,15 @@ async def test_numbers_that_do_not_fit(tmp_path: Path, typed: str, text_id: str)
     async with running_bot(tmp_path) as bot:
         client = await at(bot, "hours")
         calls = await client.send(typed)
-        assert texts_of(calls) == [bot.ui("ru", text_id)]
+        assert texts_of(calls) == [bot.ui("ru", text_id).format(min=0, max=24)]
+
+
+async def test_out_of_range_states_the_range_and_units_are_understood(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        client = await at(bot, "hours")
+        [error] = texts_of(await client.send("30 часов"))
+        assert "0" in error
+        assert "24" in error
+        assert "{" not in error
+        await client.send("14 часов")
+        assert current_qid(client) == "days_off"

@@ -204,6 +204,7 @@ class Prompt:
 class Invalid:
     qid: str
     code: str  # one of INVALID_CODES; ui text "ui.error.<code>"
+    values: tuple[tuple[str, int], ...] = ()  # its placeholders, e.g. (("max", 24), ("min", 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,8 +519,8 @@ class _Step:
         self.state = state
         self.prompt()
 
-    def invalid(self, q: Question, code: str) -> None:
-        self.out.append(Invalid(q.id, code))
+    def invalid(self, q: Question, code: str, **values: int) -> None:
+        self.out.append(Invalid(q.id, code, tuple(sorted(values.items()))))
 
 
 def _current(run: _Step, qid: object) -> Question | None:
@@ -560,8 +561,8 @@ class _Turn:
     def stay(self, state: State) -> None:
         self._run.reprompt(state)
 
-    def invalid(self, code: str) -> None:
-        self._run.invalid(self._q, code)
+    def invalid(self, code: str, **values: int) -> None:
+        self._run.invalid(self._q, code, **values)
 
     def decline(self) -> None:
         self._run.decline(self._q)

@@ -75,8 +75,8 @@ class Turn(Protocol):
     def stay(self, state: State) -> None:
         """Stay on the question in ``state`` (a changed sub-step, page or selection)."""
 
-    def invalid(self, code: str) -> None:
-        """Refuse the input with ``ui.error.<code>``; nothing changes."""
+    def invalid(self, code: str, **values: int) -> None:
+        """Refuse the input with ``ui.error.<code>`` (``values`` fill its placeholders)."""
 
     def decline(self) -> None:
         """End the flow with nothing kept (a declined consent)."""

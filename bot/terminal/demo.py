@@ -165,8 +165,8 @@ def render(texts: Texts, lang: str, output: Output, *, trace: bool = False) -> l
             return ["", *render_prompt(texts, lang, output)]
         case Review():
             return ["", *render_review(texts, lang, output)]
-        case Invalid(code=code):
-            return [f"! {texts.get(lang, f'ui.error.{code}')}"]
+        case Invalid(code=code, values=values):
+            return [f"! {texts.get(lang, f'ui.error.{code}', **dict(values))}"]
         case Stale():
             return [f"! {texts.get(lang, 'ui.error.stale_button')}"]
         case Accepted(qid=qid, answer=answer):
@@ -584,7 +584,7 @@ def run_script(session: Session, items: Sequence[Item], name: str) -> Outcome:
         outputs = session.perform(item_action(session, item, name))
         for out in outputs:
             if isinstance(out, Invalid):
-                reason = session.texts.get("en", f"ui.error.{out.code}")
+                reason = session.texts.get("en", f"ui.error.{out.code}", **dict(out.values))
                 raise DemoError(
                     f"{name}: item {item.number} ({item.describe()}) {where} was rejected: "
                     f"{out.code} ({reason})"

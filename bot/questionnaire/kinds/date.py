@@ -1,7 +1,9 @@
 """``kind: date``: an approximate year and month, or "don't know".
 
 The reporter picks a year (``YEARS_PER_PAGE`` at a time, newest first, "earlier" pages back),
-then a month or "don't know"; or types ``2024-03``, ``03.2024``, ``2024`` (then the month).
+then a month or "don't know"; or types ``2024-03``, ``03.2024``, ``2024`` (then the month), or
+the usual Korean, Russian and English forms (``2024년 3월``, ``марта 2024 г.``, ``March 2024``;
+``bot.questionnaire.numerals``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.questionnaire.kind import (
     required_note,
 )
 from bot.questionnaire.normalize import normalize_text
+from bot.questionnaire.numerals import read_month_year
 from bot.questionnaire.state import Answer, AnswerValue, State
 
 UNKNOWN = "unknown"
@@ -78,7 +81,13 @@ def _typed_date(text: str, state: State) -> tuple[int, int | None] | None:
         return int(m.group(1)), None
     if (m := _DATE_M.match(text)) and state.sub_step == SUB_MONTH and pending.year is not None:
         return pending.year, int(m.group(1))
-    return None
+    said = read_month_year(text)  # 2024년 3월, март 2024, March 2024, 3월
+    if said is None:
+        return None
+    year, month = said
+    if year is None and state.sub_step == SUB_MONTH and pending.year is not None:
+        year = pending.year
+    return (year, month) if year is not None else None
 
 
 class Date(QuestionKind):
@@ -154,7 +163,7 @@ class Date(QuestionKind):
             turn.invalid("bad_date")
             return
         if not q.min_year <= year <= state.this_year:
-            turn.invalid("out_of_range")
+            turn.invalid("out_of_range", min=q.min_year, max=state.this_year)
             return
         if month is None:
             pending = state.pending or Answer()

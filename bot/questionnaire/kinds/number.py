@@ -1,8 +1,9 @@
-"""``kind: number``: a whole number in ``[min, max]``."""
+"""``kind: number``: a whole number in ``[min, max]``, typed as digits, with a unit, or in words.
+
+What is understood is in ``bot.questionnaire.numerals`` (``14시간``, ``14 часов``, ``열네``).
+"""
 
 from __future__ import annotations
-
-import re
 
 from bot.questionnaire.kind import (
     ChoiceLabel,
@@ -16,12 +17,10 @@ from bot.questionnaire.kind import (
     required_note,
 )
 from bot.questionnaire.normalize import normalize_text
+from bot.questionnaire.numerals import NUMBER_DIGITS_MAX, read_number
 from bot.questionnaire.state import Answer, AnswerValue, State
 
-NUMBER_DIGITS_MAX = 12
-"""Longest digit string parsed as a number; longer input is out of range without parsing."""
-
-_NUMBER = re.compile(r"^[+-]?\d+$")
+__all__ = ["NUMBER_DIGITS_MAX", "Number"]
 
 
 class Number(QuestionKind):
@@ -54,24 +53,17 @@ class Number(QuestionKind):
         turn.invalid("expected_text")
 
     def on_text(self, turn: Turn, q: QuestionSpec, raw: str) -> None:
-        text = normalize_text(raw, compatibility=True)
-        text = re.sub(r"[\s_'’,]", "", text).replace("−", "-")  # 1 000 / 1,000 / U+2212 minus
-        if not text:
-            turn.invalid("empty")
-            return
-        if not _NUMBER.match(text):
-            turn.invalid("not_a_number")
-            return
-        if len(text.lstrip("+-")) > NUMBER_DIGITS_MAX:
+        low, high = q.min, q.max
+        if low is None or high is None:  # pragma: no cover - the spec check requires both
             turn.invalid("out_of_range")
             return
-        number = int(text)
-        low = q.min if q.min is not None else number
-        high = q.max if q.max is not None else number
-        if not low <= number <= high:
-            turn.invalid("out_of_range")
-            return
-        turn.settle(Answer(number=number))
+        outcome, number = read_number(normalize_text(raw, compatibility=True))
+        if outcome == "ok" and number is not None and low <= number <= high:
+            turn.settle(Answer(number=number))
+        elif outcome in ("empty", "not_a_number"):
+            turn.invalid(outcome)
+        else:
+            turn.invalid("out_of_range", min=low, max=high)
 
     def on_done(self, turn: Turn, q: QuestionSpec) -> None:
         keep_or_refuse(turn, q, typed=True)
