@@ -9,7 +9,8 @@ What it assembles:
 
 - one ``TypeHandler`` that sends private chats to :class:`handlers.private.ReporterChats` and
   everything else to :class:`handlers.groups.GroupChats`;
-- ``AIORateLimiter`` for the bot's own sending (retries ``RetryAfter``);
+- our send scheduler (:class:`bot.delivery.ratelimit.FairSendScheduler`) for the bot's own
+  sending: Telegram's limits per chat and overall, fair between chats, a 429 pausing one chat;
 - ``Defaults``: ``protect_content`` on, no parse_mode, no link previews;
 - jobs: idle-timeout sweep, pseudonym key rotation, retention;
 - one error handler (:class:`handlers.errors.ErrorReporter`);
@@ -32,11 +33,12 @@ from typing import Any, Final
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults, TypeHandler
+from telegram.ext import Application, ContextTypes, Defaults, TypeHandler
 from telegram.request import BaseRequest
 
 from bot.delivery.channel_checks import ChannelVerifier
 from bot.delivery.outbox import TICK_SECONDS, DigestService, build_service
+from bot.delivery.ratelimit import FairSendScheduler, SendLimits
 from bot.ops.logging import exception_types
 from bot.ops.settings import Settings
 from bot.questionnaire.flow import Flow
@@ -258,6 +260,17 @@ def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
     return BotRuntime(settings, deps, renderer, keys, limits, chats, groups, errors)
 
 
+def send_scheduler(settings: Settings) -> FairSendScheduler:
+    """The bot's own sending, kept under Telegram's limits (``bot.delivery.ratelimit``)."""
+    limits = SendLimits(
+        private_per_second=settings.send_per_chat_per_second,
+        private_burst=float(settings.send_chat_burst),
+        overall_per_second=settings.send_per_second,
+        overall_burst=min(10.0, settings.send_per_second),
+    )
+    return FairSendScheduler(limits, max_retries=settings.retry_after_retries)
+
+
 def build_application(settings: Settings, deps: Deps) -> App:
     """Assemble the Application; no network is touched until it is initialised."""
     runtime = build_runtime(settings, deps)
@@ -272,13 +285,7 @@ def build_application(settings: Settings, deps: Deps) -> App:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=settings.send_per_second,
-                overall_time_period=1,
-                max_retries=settings.retry_after_retries,
-            )
-        )
+        .rate_limiter(send_scheduler(settings))
         .concurrent_updates(settings.concurrent_updates)
         .post_init(runtime.post_init)
         .post_stop(runtime.post_stop)

@@ -90,6 +90,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "flow": FLOW_PATH,
         "locales_dir": LOCALES,
         "send_per_second": 1000.0,
+        "send_per_chat_per_second": 1000.0,  # the fake clock stands still; real time does not
+        "send_chat_burst": 1000,
         "messages_per_minute": 600,
         "reports_per_day": 50,
     }

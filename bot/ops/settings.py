@@ -113,8 +113,12 @@ class Settings(BaseSettings):
     document_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_DOCUMENT_TYPES
 
     # --- Server-side limits -----------------------------------------------------------------------
-    send_per_second: Annotated[float, Field(gt=0, le=1000)] = 30.0
-    """Outgoing Bot API calls per second overall (Telegram's limit is about 30)."""
+    send_per_second: Annotated[float, Field(gt=0, le=1000)] = 29.0
+    """Messages sent or edited per second overall (Telegram's limit is about 30)."""
+    send_per_chat_per_second: Annotated[float, Field(gt=0, le=1000)] = 0.9
+    """Messages sent or edited per second into one private chat (Telegram's: about 1)."""
+    send_chat_burst: Annotated[int, Field(ge=1, le=1000)] = 3
+    """How many of them may go into one chat at once before that rate applies."""
     retry_after_retries: Annotated[int, Field(ge=0, le=20)] = 3
     concurrent_updates: Annotated[int, Field(ge=1, le=1024)] = 32
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
