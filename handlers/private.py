@@ -366,11 +366,13 @@ class ReporterChats:
                 await self._complain(turn, "ui.error.file_too_large")
                 return
             draft = await self._ensure_draft(turn)
-            ref = await self.writer.attach(
+            ref, cleaned = await self.writer.attach(
                 draft, qid, incoming.kind, bytes(data), incoming.mime_type
             )
         finally:
             data[:] = bytes(len(data))  # the plain bytes do not linger in this buffer
+        if not cleaned:  # not a photo the bot can clean: sealed as received, and it says so
+            await self._complain(turn, "ui.prompt.file_kept_as_sent")
         await self._engine(turn, Media(qid, incoming.kind, ref))
 
     # ==== buttons ====

@@ -29,6 +29,39 @@ _STATUS = {
 }
 
 
+async def seal_and_store_file(
+    store: ReportStore,
+    recipients: Recipients,
+    context: sealing.ReportContext,
+    report_id: ReportId,
+    slot: int,
+    *,
+    question: str,
+    media: MediaKind,
+    data: bytes,
+    mime: str,
+) -> tuple[str, bool]:
+    """Seal a file (off the event loop) and store it in ``slot``.
+
+    Returns its new random ref and whether it was cleaned of metadata (False: sealed as received,
+    and the reporter should be told so).
+    """
+    ref = secrets.token_hex(8)
+    envelope, metadata = await asyncio.to_thread(
+        sealing.seal_attachment_telling,
+        recipients,
+        context,
+        slot=slot,
+        question=question,
+        ref=ref,
+        media=media,
+        data=data,
+        mime=mime,
+    )
+    await store.put_attachment(report_id, slot, envelope)
+    return ref, metadata is sealing.Metadata.STRIPPED
+
+
 async def seal_and_store_attachment(
     store: ReportStore,
     recipients: Recipients,
@@ -41,20 +74,18 @@ async def seal_and_store_attachment(
     data: bytes,
     mime: str,
 ) -> str:
-    """Seal a file (off the event loop) and store it in ``slot``; returns its new random ref."""
-    ref = secrets.token_hex(8)
-    envelope = await asyncio.to_thread(
-        sealing.seal_attachment,
+    """:func:`seal_and_store_file`, returning only the ref."""
+    ref, _ = await seal_and_store_file(
+        store,
         recipients,
         context,
-        slot=slot,
+        report_id,
+        slot,
         question=question,
-        ref=ref,
         media=media,
         data=data,
         mime=mime,
     )
-    await store.put_attachment(report_id, slot, envelope)
     return ref
 
 
@@ -125,10 +156,13 @@ class ReportWriter:
 
     async def attach(
         self, draft: ReportDraft, qid: str, kind: MediaKind, data: bytes, mime_type: str | None
-    ) -> str:
-        """Seal and store a file (in memory only); returns the ref the engine keeps."""
+    ) -> tuple[str, bool]:
+        """Seal and store a file (in memory only).
+
+        Returns the ref the engine keeps and whether the file was cleaned of metadata.
+        """
         slot = draft.new_slot()
-        ref = await seal_and_store_attachment(
+        ref, cleaned = await seal_and_store_file(
             self.store,
             self.recipients,
             self._context(draft),
@@ -141,7 +175,7 @@ class ReportWriter:
         )
         log.debug("attachment_sealed", extra={"fields": {"kind": str(kind)}})
         draft.attachment_slots[ref] = slot
-        return ref
+        return ref, cleaned
 
     async def close(
         self,

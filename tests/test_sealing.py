@@ -37,10 +37,10 @@ from bot.sealing.envelope import (
     seal_dummy,
     seal_manifest,
     sign_digest,
-    strip_image_metadata,
     verify_digest,
 )
 from bot.sealing.keys import MAX_RECIPIENTS, BotSigningKey, Recipients
+from bot.sealing.metadata import strip_image_metadata
 from reportbot_analyst.opening import (
     DamagedError,
     NotSealedToKeyError,
@@ -403,7 +403,7 @@ def test_files_that_cannot_be_cleaned_are_marked_not_stripped(
     opened = open_envelope(envelope, [team.alice])
     assert opened.fields["metadata"] == Metadata.NOT_STRIPPED
     assert opened.body == voice
-    assert strip_image_metadata(b"\xff\xd8\xff\xe0 broken jpeg") is None
+    assert strip_image_metadata(b"\xff\xd8\xff\xe0 broken jpeg", "image/jpeg") is None
 
 
 def test_png_text_chunks_are_stripped(team: Team, ctx: ReportContext) -> None:
@@ -414,7 +414,7 @@ def test_png_text_chunks_are_stripped(team: Team, ctx: ReportContext) -> None:
     buffer = io.BytesIO()
     Image.new("P", (10, 10)).save(buffer, format="PNG", pnginfo=info)
     assert b"canary" in buffer.getvalue()
-    stripped = strip_image_metadata(buffer.getvalue())
+    stripped = strip_image_metadata(buffer.getvalue(), "image/png")
     assert stripped is not None
     assert b"canary" not in stripped[0]
     assert stripped[1] == "image/png"

@@ -22,11 +22,9 @@ Digest (format version 1)::
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import struct
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -42,6 +40,7 @@ from nacl.secret import Aead
 
 from bot.questionnaire.flow import ID_PATTERN, LANGUAGES, AnswerValue, MediaKind
 from bot.sealing.keys import KEY_ID_BYTES, MAX_RECIPIENTS, BotSigningKey, BotVerifyKey, Recipients
+from bot.sealing.metadata import strip_image_metadata
 
 FORMAT_VERSION: Final = 1
 ENVELOPE_MAGIC: Final = b"RBSE"
@@ -447,60 +446,6 @@ def seal_dummy(recipients: Recipients) -> bytes:
 # Attachments
 # --------------------------------------------------------------------------------------------
 
-MAX_STRIP_PIXELS: Final = 64_000_000
-"""Images larger than this are not decoded for stripping (memory); they are marked not stripped."""
-
-_STRIP_FORMATS: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
-
-def strip_image_metadata(data: bytes) -> tuple[bytes, str] | None:
-    """Re-encode an image from its pixels alone: no EXIF, GPS, XMP, ICC, comments, thumbnails.
-
-    The EXIF orientation is applied first, so the picture still looks the right way up.
-    Returns ``(new bytes, MIME type)``, or None when ``data`` is not an image this can clean
-    (not an image, animated, damaged, or too large to decode safely). Works in memory only.
-    """
-    # Imported here: Pillow is heavy and only attachments need it.
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > MAX_STRIP_PIXELS or getattr(img, "n_frames", 1) > 1:
-                    return None
-                source_format = img.format or ""
-                upright = ImageOps.exif_transpose(img)
-                upright.load()
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        OSError,
-        ValueError,
-        SyntaxError,  # Pillow raises it for some broken files
-    ):
-        return None
-    out_format = source_format if source_format in _STRIP_FORMATS else "PNG"
-    mode = upright.mode
-    if out_format == "JPEG" and mode not in ("RGB", "L"):
-        mode = "RGB"
-    elif mode not in ("RGB", "RGBA", "L", "LA"):
-        has_alpha = "A" in mode or "transparency" in upright.info
-        mode = "RGBA" if has_alpha else "RGB"
-    pixels = upright.convert(mode) if mode != upright.mode else upright
-    # A new image from raw pixels carries no info dictionary at all: nothing to leak.
-    clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
-    buffer = io.BytesIO()
-    if out_format == "JPEG":
-        clean.save(buffer, format="JPEG", quality=92, optimize=True)
-    elif out_format == "WEBP":
-        clean.save(buffer, format="WEBP", quality=90)
-    else:
-        clean.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue(), _STRIP_FORMATS[out_format]
-
 
 def seal_attachment(
     recipients: Recipients,
@@ -514,10 +459,39 @@ def seal_attachment(
     mime: str,
     strip_metadata: bool = True,
 ) -> bytes:
+    """Seal a file; :func:`seal_attachment_telling` without the outcome."""
+    envelope, _ = seal_attachment_telling(
+        recipients,
+        report,
+        slot=slot,
+        question=question,
+        ref=ref,
+        media=media,
+        data=data,
+        mime=mime,
+        strip_metadata=strip_metadata,
+    )
+    return envelope
+
+
+def seal_attachment_telling(
+    recipients: Recipients,
+    report: ReportContext,
+    *,
+    slot: int,
+    question: str,
+    ref: str,
+    media: MediaKind,
+    data: bytes,
+    mime: str,
+    strip_metadata: bool = True,
+) -> tuple[bytes, Metadata]:
     """Seal a file (photo, voice note, video, document) with its own random key, in memory.
 
-    With ``strip_metadata`` (the default) images are re-encoded without any metadata first; the
-    sealed record says whether that happened (``metadata``: stripped / kept / not_stripped).
+    With ``strip_metadata`` (the default) JPEG, PNG and WebP images are re-encoded without any
+    metadata first, in an isolated process (``bot.sealing.metadata``); everything else is sealed
+    as received. The sealed record says which happened (``metadata``: stripped / kept /
+    not_stripped).
     """
     data = bytes(data)
     if len(data) > MAX_ATTACHMENT_BYTES:
@@ -537,7 +511,7 @@ def seal_attachment(
     if not strip_metadata:
         metadata = Metadata.KEPT
     else:
-        stripped = strip_image_metadata(data)
+        stripped = strip_image_metadata(data, mime)
         if stripped is not None:
             data, mime = stripped
             metadata = Metadata.STRIPPED
@@ -552,7 +526,7 @@ def seal_attachment(
             "metadata": metadata.value,
         }
     )
-    return seal_record(recipients, fields, data)
+    return seal_record(recipients, fields, data), metadata
 
 
 # --------------------------------------------------------------------------------------------
