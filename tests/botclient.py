@@ -46,6 +46,10 @@ class Call:
         return int(value) if value is not None else None
 
 
+DELETE_WINDOW_SECONDS = 48 * 3600
+"""A bot may delete a message for 48 hours after it was sent."""
+
+
 @dataclass
 class ChatMessage:
     message_id: int
@@ -53,17 +57,35 @@ class ChatMessage:
     text: str | None
     reply_markup: JSON | None = None
     kind: str = "text"
+    sent_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Deletion:
+    """One message the bot deleted: where, which, and what it said."""
+
+    chat_id: int
+    message_id: int
+    from_bot: bool
+    text: str | None
 
 
 @dataclass
 class FakeChat:
+    """One chat. Private chats take their message ids from one counter shared by all of the
+    bot's private chats (Telegram numbers private-chat messages per account, so one id is never
+    in two of the bot's private chats); groups and channels count their own."""
+
     chat_id: int
     chat_type: str = "private"
     next_id: int = 1
     messages: dict[int, ChatMessage] = field(default_factory=dict)
     left: bool = False
+    counter: Callable[[], int] | None = None
 
     def new_id(self) -> int:
+        if self.counter is not None:
+            return self.counter()
         value = self.next_id
         self.next_id += 1
         return value
@@ -113,6 +135,9 @@ class FakeTelegram:
         self.downloads: list[str] = []
         self.failures: dict[str, list[BotApiError]] = {}
         self.pending_updates: asyncio.Queue[JSON] | None = None
+        self.deletions: list[Deletion] = []
+        self.clock: Callable[[], float] = time.time
+        self._private_ids = itertools.count(1)
         self._file_seq = itertools.count(1)
         self._update_seq = itertools.count(1)
         self.bot_user: JSON = {
@@ -128,8 +153,32 @@ class FakeTelegram:
     # --- state a test inspects ----------------------------------------------------------------
     def chat(self, chat_id: int, chat_type: str = "private") -> FakeChat:
         if chat_id not in self.chats:
-            self.chats[chat_id] = FakeChat(chat_id=chat_id, chat_type=chat_type)
+            counter = self._private_ids.__next__ if chat_type == "private" else None
+            self.chats[chat_id] = FakeChat(chat_id=chat_id, chat_type=chat_type, counter=counter)
         return self.chats[chat_id]
+
+    def visible(self, chat_id: int) -> list[ChatMessage]:
+        """What is still on the screen of this chat, oldest first (both directions)."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return []
+        return [chat.messages[mid] for mid in sorted(chat.messages)]
+
+    def deleted(self, chat_id: int | None = None) -> list[Deletion]:
+        """Every message the bot deleted (in this chat), in the order it deleted them."""
+        return [d for d in self.deletions if chat_id is None or d.chat_id == chat_id]
+
+    def age(self, chat_id: int, seconds: float) -> None:
+        """Make every message now in this chat ``seconds`` older (for the 48-hour limit)."""
+        for msg in self.chats[chat_id].messages.values():
+            msg.sent_at -= seconds
+
+    def _deletable(self, msg: ChatMessage) -> bool:
+        return self.clock() - msg.sent_at < DELETE_WINDOW_SECONDS
+
+    def _remove(self, chat: FakeChat, message_id: int) -> None:
+        msg = chat.messages.pop(message_id)
+        self.deletions.append(Deletion(chat.chat_id, message_id, msg.from_bot, msg.text))
 
     def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
         return [
@@ -245,8 +294,13 @@ class FakeTelegram:
 
     def _m_deleteMessage(self, params: JSON) -> bool:  # noqa: N802 - Bot API method name
         chat = self._chat_for(params)
-        if chat.messages.pop(int(params["message_id"]), None) is None:
+        mid = int(params["message_id"])
+        msg = chat.messages.get(mid)
+        if msg is None:
             raise BotApiError(400, "Bad Request: message to delete not found")
+        if not self._deletable(msg):
+            raise BotApiError(400, "Bad Request: message can't be deleted")
+        self._remove(chat, mid)
         return True
 
     def _m_deleteMessages(self, params: JSON) -> bool:  # noqa: N802 - Bot API method name
@@ -257,7 +311,10 @@ class FakeTelegram:
         if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
             raise BotApiError(400, "Bad Request: message_ids must hold 1-100 ids")
         for mid in ids:
-            chat.messages.pop(int(mid), None)  # ids that no longer exist are skipped
+            msg = chat.messages.get(int(mid))
+            # ids that are not in this chat, and messages older than 48 hours, are skipped
+            if msg is not None and self._deletable(msg):
+                self._remove(chat, int(mid))
         return True
 
     def _m_answerCallbackQuery(self, params: JSON) -> bool:  # noqa: N802 - Bot API method name

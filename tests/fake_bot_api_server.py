@@ -4,6 +4,13 @@ It serves ``/bot<token>/<method>`` and ``/file/bot<token>/<path>`` with the same
 :class:`tests.botclient.FakeTelegram` the in-process tests use, and answers ``getUpdates`` long
 polls from a queue the test fills (``push``).
 
+What a test reads: ``visible(chat_id)`` (the messages still on that chat's screen, both
+directions, oldest first), ``deleted(chat_id)`` (every message the bot deleted, with its text),
+``telegram.calls`` (every call). Deleting follows Telegram: ``deleteMessages`` skips ids that are
+not in the chat and messages older than 48 hours (``telegram.age(chat_id, seconds)``);
+``deleteMessage`` fails on both. Private chats share one message-id counter, as the bot's
+private chats do on Telegram.
+
 With ``limits`` (:class:`RateLimits`) it also enforces Telegram's sending limits the way the Bot
 FAQ words them ("My bot is hitting limits"): about one message per second per private chat with
 short bursts, 20 per minute per group or channel, about 30 per second overall. A call over a
@@ -24,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.botclient import JSON, Call, FakeTelegram
+from tests.botclient import JSON, Call, ChatMessage, Deletion, FakeTelegram
 
 
 def _value(raw: str) -> Any:
@@ -179,6 +186,14 @@ class FakeBotApiServer:
             if time.monotonic() > deadline:
                 raise AssertionError("the bot did not fetch the update")
             await asyncio.sleep(0.02)
+
+    def visible(self, chat_id: int) -> list[ChatMessage]:
+        """What is still on the screen of this chat, oldest first (both directions)."""
+        return self.telegram.visible(chat_id)
+
+    def deleted(self, chat_id: int | None = None) -> list[Deletion]:
+        """Every message the bot deleted (in this chat), in the order it deleted them."""
+        return self.telegram.deleted(chat_id)
 
     async def wait_for(self, method: str, count: int = 1, within: float = 15.0) -> list[Call]:
         deadline = time.monotonic() + within
