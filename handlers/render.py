@@ -21,7 +21,7 @@ from bot.questionnaire.flow import (
     Flow,
     Kind,
 )
-from bot.texts.resolver import TextResolver
+from bot.texts.resolver import TextResolver, progress_text
 from handlers.callbacks import Op, encode
 
 UiTexts = Mapping[str, Mapping[str, str]]
@@ -118,7 +118,7 @@ class Renderer:
     def prompt_screen(self, lang: str, nonce: str, prompt: Prompt) -> Screen:
         parts: list[str] = []
         if prompt.total > 1:
-            parts.append(f"{prompt.step}/{prompt.total}")
+            parts.append(progress_text(self.texts, lang, prompt.step, prompt.total))
         parts.append(self.text(lang, prompt.prompt_id))
         if prompt.hint_id:
             parts.append(

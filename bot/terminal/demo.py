@@ -56,7 +56,7 @@ from bot.questionnaire.engine import (
     step,
 )
 from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
-from bot.texts.resolver import TextResolver
+from bot.texts.resolver import TextResolver, progress_text
 
 UiTexts = Mapping[str, Mapping[str, str]]
 """lang -> ui text id -> text (``locales/<lang>/ui.yaml``)."""
@@ -105,7 +105,8 @@ def _legend(texts: Texts, lang: str, keys: Sequence[tuple[str, str]]) -> str:
 
 
 def render_prompt(texts: Texts, lang: str, prompt: Prompt) -> list[str]:
-    lines = [f"({prompt.step}/{prompt.total}) {texts.get(lang, prompt.prompt_id)}"]
+    progress = progress_text(texts.resolver, lang, prompt.step, prompt.total)
+    lines = [f"({progress}) {texts.get(lang, prompt.prompt_id)}"]
     for n, view in enumerate(prompt.choices, start=1):
         label = view.literal or texts.get(lang, view.text_id)
         mark = "✓ " if view.cid in prompt.selected else ""

@@ -79,3 +79,16 @@ class TextResolver:
             if line not in lines:
                 lines.append(line)
         return "\n".join(lines)
+
+
+def progress_text(texts: TextResolver, lang: str, step: int, total: int) -> str:
+    """Where the reporter is: "Question 7, about 5 more" (``ui.progress``; the last one says so).
+
+    ``step`` counts the questions on the reporter's path so far and never goes back as branches
+    open; the total is not shown, only an estimate of what is left over the path the answers so
+    far imply (tests/test_progress.py).
+    """
+    left = max(total - step, 0)
+    if left == 0:
+        return texts.ui(lang, "ui.progress.last", step=step)
+    return texts.ui(lang, "ui.progress", step=step, left=left)
