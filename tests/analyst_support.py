@@ -74,8 +74,9 @@ def _valid_answers(flow: Flow, answers: dict[str, AnswerValue]) -> dict[str, Ans
             if isinstance(many, list)
             else []
         )
-        if question.choices and any(c not in question.choices for c in chosen):
-            valid = [c for c in chosen if c in question.choices] or question.choices[:1]
+        allowed = [*question.choices, *(["other"] if question.other else [])]
+        if question.choices and any(c not in allowed for c in chosen):
+            valid = [c for c in chosen if c in allowed] or question.choices[:1]
             answer = {"choices": valid} if "choices" in answer else {"choice": valid[0]}
         out[qid] = answer
     return out

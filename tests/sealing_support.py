@@ -161,3 +161,17 @@ def has_gps(data: bytes) -> bool:
 
 def u32(value: int) -> bytes:
     return struct.pack(">I", value)
+
+
+def read_table(out: Path, flow: str = "worker_report") -> tuple[list[str], list[dict[str, str]]]:
+    """``reports-<flow>.csv`` as (headers, rows keyed by column id), the ids from the codebook."""
+    import csv
+    import io
+
+    headers, *rows = list(
+        csv.reader(io.StringIO((out / f"reports-{flow}.csv").read_text("utf-8-sig")))
+    )
+    _, *book = list(csv.reader(io.StringIO((out / f"codebook-{flow}.csv").read_text("utf-8-sig"))))
+    keys = [line[2] + (f".{line[3]}" if line[3] else "") for line in book]
+    assert len(keys) == len(headers)
+    return headers, [dict(zip(keys, row, strict=True)) for row in rows]

@@ -7,8 +7,6 @@ reporter's text; a photo carrying GPS. Each error must be one line and a non-zer
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import stat
 from datetime import date
@@ -40,6 +38,7 @@ from tests.sealing_support import (
     gps_jpeg,
     has_gps,
     make_team,
+    read_table,
     report_context,
     sealed_report,
     small_flow,
@@ -203,13 +202,16 @@ def test_reports_open_with_each_analysts_key_into_jsonl_csv_and_files(
         assert report["flow_version"] == flow.version
         texts = {a["question"]: a["text"] for a in report["answers"]}
         assert texts["taken"] == "RU-loyalty_funds; RU-quota"
-        assert texts["site"] == "other: лесозаготовка"
+        assert texts["site"] == "другое: лесозаготовка"  # the toolkit's word, in Russian
         assert texts["hours"] == "14"
-        rows = list(
-            csv.DictReader(io.StringIO((out / "reports-worker_report.csv").read_text("utf-8-sig")))
-        )
+        headers, rows = read_table(out)
         assert len(rows) == 1
-        assert rows[0]["taken"] == "RU-loyalty_funds; RU-quota"
+        assert "RU taken?: RU-loyalty_funds" in headers  # one 0/1 column per option
+        assert rows[0]["taken.loyalty_funds"] == "1"
+        assert rows[0]["taken.quota"] == "1"
+        assert rows[0]["site"] == "другое"
+        assert rows[0]["site.other"] == "лесозаготовка"
+        assert rows[0]["hours"] == "14"
         assert rows[0]["more"].startswith("'=")  # a formula in a spreadsheet is neutralised
         assert stat.S_IMODE(out.stat().st_mode) == 0o700
         assert stat.S_IMODE((out / "reports.jsonl").stat().st_mode) == 0o600
@@ -247,11 +249,10 @@ def test_open_cli_uses_the_shipped_flow_labels_in_the_language_asked(
     out = tmp_path / "out"
     result = run(cli, *open_args(keys, out, digest), "--lang", "ko")  # bot.pub beside the key
     assert result.exit_code == 0, result.output
-    row = next(
-        csv.DictReader(io.StringIO((out / "reports-worker_report.csv").read_text("utf-8-sig")))
-    )
-    expected = "; ".join(flow.text("ko", f"{question.id}.choice.{c}") for c in question.choices[:2])
-    assert row[question.id] == expected
+    headers, rows = read_table(out)
+    for c in question.choices:
+        assert f"{flow.text('ko', f'{question.id}.prompt')}: " in " ".join(headers)
+        assert rows[0][f"{question.id}.{c}"] == ("1" if c in question.choices[:2] else "0")
     assert "1 report(s) (1 complete" in result.stdout
 
 

@@ -13,7 +13,6 @@ later run notices a digest posted again or a different digest under a number alr
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import itertools
 import json
@@ -564,9 +563,16 @@ def _labeller(flow: Flow | None, lang: str) -> LabelFn:
 
 
 def render_answer(
-    qid: str, answer: Mapping[str, object], label: LabelFn, files: Mapping[str, str]
+    qid: str,
+    answer: Mapping[str, object],
+    label: LabelFn,
+    files: Mapping[str, str],
+    lang: str = "en",
 ) -> str:
-    """One cell: labels for choices, the text as written, numbers and dates plainly."""
+    """One cell: labels for choices, the text as written, numbers and dates plainly; the few
+    words the toolkit adds in ``lang``."""
+    from reportbot_analyst.vocabulary import word
+
     parts: list[str] = []
     text = answer.get("text")
     text_used = False
@@ -579,7 +585,7 @@ def render_answer(
     for cid in chosen:
         name = label(qid, str(cid))
         if cid == OTHER and isinstance(text, str):
-            parts.append(f"{'other' if name == f'[{OTHER}]' else name}: {text}")
+            parts.append(f"{word('other', lang) if name == f'[{OTHER}]' else name}: {text}")
             text_used = True
         else:
             parts.append(name)
@@ -588,28 +594,30 @@ def render_answer(
     if "number" in answer:
         parts.append(str(answer["number"]))
     if answer.get("unknown") is True:
-        parts.append("unknown")
+        parts.append(word("unknown", lang))
     if "year" in answer:
         month = answer.get("month")
         has_month = isinstance(month, int) and not isinstance(month, bool)
         parts.append(f"{answer['year']}-{month:02d}" if has_month else str(answer["year"]))
     if "consent" in answer:
-        parts.append("yes" if answer["consent"] is True else "no")
+        parts.append(word("yes", lang) if answer["consent"] is True else word("no", lang))
     media = answer.get("media")
     if isinstance(media, list):
         for item in media:
             ref = item.get("ref") if isinstance(item, dict) else None
-            parts.append(files.get(str(ref), f"[attachment {ref} not in the digests given]"))
+            parts.append(files.get(str(ref), f"[{word('missing_attachment', lang)}: {ref}]"))
     if not parts:
         parts.append(json.dumps(answer, ensure_ascii=False, sort_keys=True))
     return "; ".join(parts)
 
 
-def _spreadsheet_safe(cell: str) -> str:
-    """Stop a reporter's text from running as a spreadsheet formula."""
-    if cell and cell[0] in "=+-@\t\r":
-        return "'" + cell
-    return cell
+def _renderer(
+    label: LabelFn, files: Mapping[str, str], lang: str
+) -> Callable[[str, Mapping[str, object]], str]:
+    def render(qid: str, answer: Mapping[str, object]) -> str:
+        return render_answer(qid, answer, label, files, lang)
+
+    return render
 
 
 # --------------------------------------------------------------------------------------------
@@ -676,8 +684,12 @@ def write_output(
     attach_root = out_dir / ATTACHMENTS_DIR
     if any(rep.attachments for rep in result.reports):
         private_dir(attach_root)
+    # Imported here: only writing needs them.
+    from reportbot_analyst.exports import write_tables
+    from reportbot_analyst.tables import RowSource, build_tables
+
     jsonl = io.StringIO()
-    tables: dict[str, tuple[list[str], list[dict[str, str]]]] = {}
+    sources: list[RowSource] = []
     unknown_versions: set[tuple[str, str]] = set()
     for rep in result.reports:
         flow = catalog.get(rep.flow, rep.flow_version)
@@ -690,7 +702,7 @@ def write_output(
         answers = []
         cells: dict[str, str] = {}
         for ans in sorted(rep.answers, key=lambda a: order.get(a.question, 10**6)):
-            text = render_answer(ans.question, ans.answer, label, files)
+            text = render_answer(ans.question, ans.answer, label, files, lang)
             cells[ans.question] = text
             answers.append(
                 {
@@ -723,38 +735,29 @@ def write_output(
             "items": _followup_items(rep, files) if rep.follows else [],
         }
         jsonl.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
-        columns, rows = tables.setdefault(rep.flow, ([], []))
-        for qid in sorted(cells, key=lambda q: order.get(q, 10**6)):
-            if qid not in columns:
-                columns.append(qid)
-        rows.append(
-            {
-                "report": rep.report,
-                "status": rep.status,
-                "days": " ".join(sorted(d.isoformat() for d in rep.days)),
-                "flow_version": rep.flow_version,
-                "lang": rep.lang,
-                "labels": labels_note,
-                **cells,
-                "followups": " | ".join(
+        sources.append(
+            RowSource(
+                report=rep.report,
+                flow=rep.flow,
+                flow_version=rep.flow_version,
+                lang=rep.lang,
+                status=rep.status,
+                days=sorted(rep.days),
+                digests=sorted(rep.digests),
+                answers={a.question: a.answer for a in rep.answers},
+                files=files,
+                followups=" | ".join(
                     item["text"] for f in followups for item in f["items"] if item["text"]
                 ),
-            }
+                render=_renderer(label, files, lang),
+                label=label,
+            )
         )
     target = out_dir / REPORTS_JSONL
     write_private(target, jsonl.getvalue().encode("utf-8"))
     result.files_written.append(target)
-    for flow_id, (columns, rows) in sorted(tables.items()):
-        buffer = io.StringIO()
-        head = ["report", "status", "days", "flow_version", "lang", "labels", *columns]
-        head.append("followups")
-        writer = csv.DictWriter(buffer, fieldnames=head, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _spreadsheet_safe(row.get(k, "")) for k in head})
-        target = out_dir / f"reports-{flow_id}.csv"
-        write_private(target, buffer.getvalue().encode("utf-8-sig"))  # BOM: Excel reads UTF-8
-        result.files_written.append(target)
+    tables = build_tables(sources, catalog.get, lang)
+    result.files_written += write_tables(tables, out_dir, lang, write_private)
     for flow_id, version in sorted(unknown_versions):
         result.notices.append(
             f"flow {flow_id} version {version} is not among the flows given: "

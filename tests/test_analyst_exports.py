@@ -1,0 +1,114 @@
+"""What analysts put in front of people: the CSV per flow, the codebook and the XLSX workbook.
+
+Failures blocked: English words leaking into a Korean or Russian export ("yes", "other: ...",
+"unknown", status words, column headers); multi-select answers squeezed into one cell; dates
+that are not ISO; a reporter's text running as a spreadsheet formula in Excel.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.sealing.keys import Recipients
+from reportbot_analyst.keys import AnalystSecretKey
+from reportbot_analyst.toolkit import FlowCatalog, open_digests, write_output
+from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, shipped_flow
+from tests.sealing_support import read_table
+
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+FREE_COLUMNS = {"report", "flow_version", "lang", "week", "more", "followups"}
+"""Columns whose values are ids, codes or the reporter's own words (not the toolkit's)."""
+
+ANSWERS = {
+    **SAMPLE_ANSWERS,
+    "site": {"choice": "other", "text": "벌목장 =1+2"},
+    "since": {"unknown": True},
+    "more": {"text": '=HYPERLINK("http://x")'},
+}
+
+
+async def _workspace(tmp_path: Path, lang: str) -> tuple[Path, list[str]]:
+    key = AnalystSecretKey.generate()
+    bot = Bot(Recipients([key.public]), tmp_path / "data")
+    bot.run([shipped_flow()])
+    ids = [
+        await bot.report(Report(shipped_flow(), ANSWERS, lang="ko")),
+        await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, lang="ru")),
+    ]
+    files = await bot.digest(tmp_path / "channel")
+    result = open_digests(files, [key], bot.signing.public)
+    out = tmp_path / f"ws-{lang}"
+    write_output(result, out, FlowCatalog(), lang, bot.signing.public)
+    return out, ids
+
+
+def _english(text: str, lang: str) -> list[str]:
+    """Latin words in ``text`` that are not the flow's own words in ``lang`` (e.g. "/panic")."""
+    own = set(LATIN_WORD.findall(" ".join(shipped_flow().texts[lang].values())))
+    return [w for w in LATIN_WORD.findall(text) if w not in own]
+
+
+@pytest.mark.parametrize("lang", ["ko", "ru"])
+async def test_korean_and_russian_exports_leak_no_english(tmp_path: Path, lang: str) -> None:
+    out, _ = await _workspace(tmp_path, lang)
+    headers, rows = read_table(out)
+    assert [h for h in headers if _english(h, lang)] == []
+    for row in rows:
+        leaks = {
+            k: v
+            for k, v in row.items()
+            if k.split(".")[0] not in FREE_COLUMNS
+            and not k.endswith(".other")
+            and _english(v, lang)
+        }
+        assert leaks == {}
+    codebook = (out / "codebook-worker_report.csv").read_text("utf-8-sig").splitlines()
+    assert not LATIN_WORD.search(
+        codebook[0].replace("(en)", "").replace("(ko)", "").replace("(ru)", "")
+    )
+
+
+async def test_multi_select_is_one_zero_one_column_per_option_and_dates_are_iso(
+    tmp_path: Path,
+) -> None:
+    out, ids = await _workspace(tmp_path, "ko")
+    flow = shipped_flow()
+    _, rows = read_table(out)
+    by_id = {row["report"]: row for row in rows}
+    first, second = by_id[ids[0]], by_id[ids[1]]
+    taken = flow.question("taken")
+    assert {c: first[f"taken.{c}"] for c in taken.choices} == {
+        c: ("1" if c in ("loyalty_funds", "fines") else "0") for c in taken.choices
+    }
+    assert first["site"] == "기타"
+    assert first["site.other"] == "벌목장 =1+2"
+    assert first["since"] == "모릅니다"
+    assert second["since"] == "2024-03"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", first["day"])
+    assert re.fullmatch(r"\d{4}-W\d{2}", first["week"])
+    assert first["status"] == "완료"
+    assert first["more"].startswith("'=")  # CSV: a formula is neutralised
+
+
+async def test_workbook_has_the_same_sheets_and_no_formula(tmp_path: Path) -> None:
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
+
+    out, _ = await _workspace(tmp_path, "ru")
+    book = load_workbook(io.BytesIO((out / "reports.xlsx").read_bytes()))
+    assert book.sheetnames[0] == "worker_report"
+    sheet = book["worker_report"]
+    values = list(sheet.iter_rows(values_only=True))
+    headers, rows = read_table(out)
+    assert list(values[0]) == headers
+    ids = list(values[1])
+    assert "taken.loyalty_funds" in ids
+    assert len(values) == 2 + len(rows)
+    more = ids.index("more")
+    cells = [row[more] for row in sheet.iter_rows(min_row=3)]
+    assert any(c.value == '=HYPERLINK("http://x")' for c in cells)
+    assert all(c.data_type == "s" for c in cells if isinstance(c.value, str))
+    assert "кодовая книга" in book.sheetnames[1]
