@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.questionnaire.flow import AnswerValue
 from bot.sealing.keys import Recipients
 from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.toolkit import FlowCatalog, open_digests, write_output
@@ -23,7 +24,7 @@ LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 FREE_COLUMNS = {"report", "flow_version", "lang", "week", "more", "followups"}
 """Columns whose values are ids, codes or the reporter's own words (not the toolkit's)."""
 
-ANSWERS = {
+ANSWERS: dict[str, AnswerValue] = {
     **SAMPLE_ANSWERS,
     "site": {"choice": "other", "text": "벌목장 =1+2"},
     "since": {"unknown": True},
