@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from telegram import CallbackQuery, Message, Update
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes, ExtBot
+from telegram.ext import ContextTypes
 
 from bot.ops.logging import exception_types
 from bot.ops.settings import Settings
@@ -59,22 +57,18 @@ from bot.receipts.service import IssuedReceipt
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
 from handlers.limits import FloodLimits, Verdict
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
-from handlers.render import Renderer, Screen
+from handlers.render import Renderer
 from handlers.reports import ReportDraft, ReportWriter
 from handlers.state import Conversation, KeyedLocks, Leftover
+from handlers.turn import Bot, IncomingFile, Turn, incoming_file
 from storage.base import ReportId, ReportState
 
 log = logging.getLogger("handlers.private")
-
-DELETE_BATCH = 100
-"""deleteMessages takes 1 to 100 ids per call."""
 
 LEFTOVER_SECONDS = 47 * 3600.0
 """Telegram lets a bot delete messages for 48 hours; after that the ids are useless."""
 
 COMMANDS = ("start", "language", "help", "safety", "cancel", "panic")
-
-Bot = ExtBot[None]
 
 
 class ReceiptIssuer(Protocol):
@@ -95,34 +89,6 @@ class ReceiptIssuer(Protocol):
     async def sweep(self) -> int: ...
 
     async def close_all(self) -> None: ...
-
-
-@dataclass(slots=True)
-class Turn:
-    """One update being handled: where to answer, and what is being answered."""
-
-    bot: Bot
-    chat_id: int
-    user_id: int
-    conv: Conversation
-    lang: str
-    query: CallbackQuery | None = None
-    toast: str | None = None
-    extra_ids: list[int] = field(default_factory=list)
-
-    @property
-    def query_message_id(self) -> int | None:
-        if self.query is None or self.query.message is None:
-            return None
-        return self.query.message.message_id
-
-
-@dataclass(frozen=True, slots=True)
-class _IncomingFile:
-    kind: MediaKind
-    file_id: str
-    size: int | None
-    mime_type: str | None
 
 
 def guess_language(code: str | None, languages: Sequence[str]) -> str:
@@ -223,24 +189,24 @@ class ReporterChats:
             conv.record(update.message.message_id)
         leftover = self.leftovers.pop(user_id)
         if leftover is not None and leftover.expires > self.monotonic():
-            await self._delete(turn, leftover.message_ids)
+            await turn.delete(leftover.message_ids)
             if leftover.answers_kept:
-                await self._say(turn, self.render.ui_text(lang, "ui.timeout.kept"))
+                await turn.say(self.render.ui_text(lang, "ui.timeout.kept"))
 
         if verdict is Verdict.WARN:
             if update.callback_query is not None:
                 turn.toast = self.render.ui_text(lang, "ui.flood.slow_down")
-                await self._answer_query(turn)
+                await turn.answer_query()
             else:
-                await self._say(turn, self.render.ui_text(lang, "ui.flood.slow_down"))
+                await turn.say(self.render.ui_text(lang, "ui.flood.slow_down"))
             return
 
         if self.receipts is not None and await self.receipts.handle(turn, update):
-            await self._answer_query(turn)
+            await turn.answer_query()
             return
         if update.callback_query is not None:
             await self._on_callback(turn, update.callback_query)
-            await self._answer_query(turn)
+            await turn.answer_query()
         elif update.edited_message is not None:
             await self._complain(turn, "ui.error.edited_message")
         elif update.message is not None:
@@ -257,35 +223,11 @@ class ReporterChats:
             else:
                 await self._on_text(turn, msg.text)
             return
-        incoming = self._file_of(msg)
+        incoming = incoming_file(msg)
         if incoming is None:
             await self._complain(turn, "ui.error.unsupported_input")
             return
         await self._on_file(turn, incoming)
-
-    @staticmethod
-    def _file_of(msg: Message) -> _IncomingFile | None:
-        if msg.photo:
-            best = msg.photo[-1]
-            return _IncomingFile(MediaKind.PHOTO, best.file_id, best.file_size, "image/jpeg")
-        if msg.voice is not None:
-            v = msg.voice
-            return _IncomingFile(MediaKind.VOICE, v.file_id, v.file_size, v.mime_type)
-        if msg.video is not None:
-            vd = msg.video
-            return _IncomingFile(MediaKind.VIDEO, vd.file_id, vd.file_size, vd.mime_type)
-        if msg.video_note is not None:
-            vn = msg.video_note
-            return _IncomingFile(MediaKind.VIDEO, vn.file_id, vn.file_size, "video/mp4")
-        if msg.animation is not None:
-            return None  # GIFs: not evidence; also carry a ``document`` field, so check first
-        if msg.audio is not None:
-            a = msg.audio
-            return _IncomingFile(MediaKind.DOCUMENT, a.file_id, a.file_size, a.mime_type)
-        if msg.document is not None:
-            d = msg.document
-            return _IncomingFile(MediaKind.DOCUMENT, d.file_id, d.file_size, d.mime_type)
-        return None
 
     async def _on_command(self, turn: Turn, text: str) -> None:
         head = text.split(maxsplit=1)[0][1:]
@@ -305,9 +247,9 @@ class ReporterChats:
         elif name == "language":
             await self._language_screen(turn)
         elif name == "help":
-            await self._say(turn, self.render.ui_text(turn.lang, "ui.help"))
+            await turn.say(self.render.ui_text(turn.lang, "ui.help"))
         elif name == "safety":
-            await self._say(turn, self.render.ui_text(turn.lang, "ui.safety"))
+            await turn.say(self.render.ui_text(turn.lang, "ui.safety"))
         elif name == "cancel":
             await self._ask_cancel(turn)
         else:
@@ -326,7 +268,7 @@ class ReporterChats:
             return
         await self._engine(turn, Text(conv.current_qid, text))
 
-    async def _on_file(self, turn: Turn, incoming: _IncomingFile) -> None:
+    async def _on_file(self, turn: Turn, incoming: IncomingFile) -> None:
         conv = turn.conv
         qid = conv.current_qid
         if conv.state is None or conv.awaiting_cancel or qid is None:
@@ -432,7 +374,7 @@ class ReporterChats:
                     turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
                     return
                 help_id = f"{cb.qid}.help"
-                await self._say(turn, self.render.text(turn.lang, help_id))
+                await turn.say(self.render.text(turn.lang, help_id))
                 return
             case _:
                 turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
@@ -480,9 +422,9 @@ class ReporterChats:
                         conv.max_files = out.max_files
                     else:
                         conv.files_received = 0
-                    await self._show(turn, self.render.prompt_screen(turn.lang, conv.nonce, out))
+                    await turn.show(self.render.prompt_screen(turn.lang, conv.nonce, out))
                 case Review():
-                    await self._show(turn, self.render.review_screen(turn.lang, conv.nonce, out))
+                    await turn.show(self.render.review_screen(turn.lang, conv.nonce, out))
                 case Invalid():
                     await self._complain(turn, f"ui.error.{out.code}", **dict(out.values))
                 case Stale():
@@ -529,12 +471,23 @@ class ReporterChats:
                 reply_key = receipt.reply_key if receipt is not None else None
                 await self.writer.close(draft, state, answers, reply_key)
         lines.append(come_back)
-        ids = self._wipe(turn)
-        await self._delete(turn, ids)
+        await self.erase(turn)
         for line in lines:
-            await self._say(turn, line, record=False)
+            await turn.say(line, record=False)
         if receipt is not None and self.receipts is not None:
             await self.receipts.show(turn, receipt)
+
+    async def erase(self, turn: Turn) -> None:
+        """Forget the conversation and delete every message of it (both directions)."""
+        await turn.delete(self._wipe(turn))
+
+    async def fresh_conversation(self, turn: Turn) -> Conversation:
+        """A new, empty conversation for this reporter in ``turn`` (after the old was erased)."""
+        conv = Conversation(nonce=new_nonce(), last_seen=self.monotonic(), lang=turn.lang)
+        for evicted in self.conversations.put(turn.user_id, conv):
+            await self._close_unattended(evicted)
+        turn.conv = conv
+        return conv
 
     def _wipe(self, turn: Turn) -> list[int]:
         """Forget the conversation; return the message ids to delete."""
@@ -556,7 +509,7 @@ class ReporterChats:
         screen = self.render.language_screen(
             turn.conv.nonce, self.languages, preselect, followup=self.receipts is not None
         )
-        await self._show(turn, screen, edit=edit)
+        await turn.show(screen, edit=edit)
 
     async def _choose_language(self, turn: Turn, lang: str) -> None:
         conv = turn.conv
@@ -572,7 +525,7 @@ class ReporterChats:
             await self._engine(turn, Start())
             return
         if not self.limits.may_start_report(turn.user_id):
-            await self._say(turn, self.render.ui_text(lang, "ui.flood.daily_limit"))
+            await turn.say(self.render.ui_text(lang, "ui.flood.daily_limit"))
             return
         conv.state = initial_state(lang, this_year=self.clock().year)
         await self._engine(turn, Start())
@@ -580,14 +533,14 @@ class ReporterChats:
     async def _ask_cancel(self, turn: Turn) -> None:
         conv = turn.conv
         if not conv.active:
-            await self._say(turn, self.render.ui_text(turn.lang, "ui.help"))
+            await turn.say(self.render.ui_text(turn.lang, "ui.help"))
             return
         if conv.draft is None:  # nothing kept yet: nothing to ask
             await self._end_discarded(turn)
             return
         conv.awaiting_cancel = True
         screen = self.render.cancel_screen(turn.lang, conv.nonce, conv.current_qid)
-        await self._show(turn, screen)
+        await turn.show(screen)
 
     async def _cancel_choice(self, turn: Turn, op: Op) -> None:
         conv = turn.conv
@@ -606,18 +559,16 @@ class ReporterChats:
         draft = turn.conv.draft
         if draft is not None:
             await self.writer.discard(draft)
-        ids = self._wipe(turn)
-        await self._delete(turn, ids)
-        await self._say(turn, self.render.ui_text(turn.lang, "ui.cancel.discarded"), record=False)
+        await self.erase(turn)
+        await turn.say(self.render.ui_text(turn.lang, "ui.cancel.discarded"), record=False)
 
     async def _quick_exit(self, turn: Turn) -> None:
         """Erase first (someone may be looking), then keep what was answered."""
         conv = turn.conv
         draft = conv.draft
         answers = self._answers_so_far(conv)
-        ids = self._wipe(turn)
-        await self._delete(turn, ids)
-        await self._say(turn, self.render.ui_text(turn.lang, "ui.ended.neutral"), record=False)
+        await self.erase(turn)
+        await turn.say(self.render.ui_text(turn.lang, "ui.ended.neutral"), record=False)
         if draft is not None:
             await self._keep(draft, answers)
 
@@ -717,68 +668,6 @@ class ReporterChats:
         if self.receipts is not None:
             await self.receipts.close_all()
 
-    # ==== Telegram calls ====
-    async def _say(
-        self, turn: Turn, text: str, *, record: bool = True, screen: Screen | None = None
-    ) -> int:
-        shown = screen or Screen(text)
-        msg = await turn.bot.send_message(
-            turn.chat_id,
-            shown.text,
-            reply_markup=shown.markup,
-            protect_content=True,
-            parse_mode=None,
-        )
-        if record:
-            turn.conv.record(msg.message_id)
-        return msg.message_id
-
-    async def _show(self, turn: Turn, screen: Screen, *, edit: bool = True) -> None:
-        """Show a screen: edit the prompt the button was on, or send a new message."""
-        conv = turn.conv
-        target = turn.query_message_id
-        if edit and target is not None and target == conv.prompt_message_id:
-            try:
-                await turn.bot.edit_message_text(
-                    screen.text,
-                    chat_id=turn.chat_id,
-                    message_id=target,
-                    reply_markup=screen.markup,
-                    parse_mode=None,
-                )
-                return
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    return
-                # the message is gone (deleted by the reporter): send a new one below
-        conv.prompt_message_id = await self._say(turn, screen.text, screen=screen)
-
+    # ==== words ====
     async def _complain(self, turn: Turn, text_id: str, **values: int) -> None:
-        text = self.render.ui_text(turn.lang, text_id, **values)
-        if turn.query is not None:
-            turn.toast = text[:200]
-        else:
-            await self._say(turn, text)
-
-    async def _answer_query(self, turn: Turn) -> None:
-        if turn.query is None:
-            return
-        try:
-            await turn.bot.answer_callback_query(turn.query.id, text=turn.toast)
-        except TelegramError as exc:  # an old query can no longer be answered: harmless
-            log.debug(
-                "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}
-            )
-
-    async def _delete(self, turn: Turn, ids: Sequence[int]) -> None:
-        unique = sorted(set(ids))
-        log.debug("erase", extra={"fields": {"messages": len(unique)}})
-        for start in range(0, len(unique), DELETE_BATCH):
-            batch = unique[start : start + DELETE_BATCH]
-            try:
-                await turn.bot.delete_messages(turn.chat_id, batch)
-            except TelegramError as exc:
-                log.warning(
-                    "delete_batch_failed",
-                    extra={"fields": {"exc_type": exception_types(exc), "count": len(batch)}},
-                )
+        await turn.tell(self.render.ui_text(turn.lang, text_id, **values))

@@ -1,5 +1,5 @@
 """A bot with receipts on, for the follow-up tests: the real Application, store, sealing and
-digests; argon2id at its minimum cost (``bot.receipts.service.TEST_KDF``), no pause after a wrong
+digests; argon2id at its minimum cost (``bot.receipts.derivation.TEST_KDF``), no pause after a wrong
 code.
 """
 
@@ -14,7 +14,9 @@ from typing import Any
 
 from bot.app import Deps, build_application, runtime_of
 from bot.delivery.digests import DigestCloser, close_to_folder
-from bot.receipts.service import TEST_KDF, ReceiptCode, ReceiptService, parse_code
+from bot.receipts.codes import ReceiptCode, parse_code
+from bot.receipts.derivation import TEST_KDF
+from bot.receipts.service import ReceiptService
 from bot.sealing.keys import BotSigningKey, Recipients, write_private_file
 from reportbot_analyst.keys import AnalystSecretKey, analyst_key_file_bytes
 from reportbot_analyst.toolkit import OpenResult, open_digests

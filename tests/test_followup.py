@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from bot.cli import _register, cli
 from bot.ops.logging import configure_logging
-from bot.receipts.service import ReceiptCode, new_code
+from bot.receipts.codes import ReceiptCode, new_code
 from handlers.callbacks import Op, decode
 from handlers.followup import Followups
 from reportbot_analyst.keys import AnalystSecretKey
@@ -559,7 +559,7 @@ async def test_each_wrong_code_is_answered_only_after_a_pause(tmp_path: Path) ->
     async with receipt_bot(tmp_path, receipt_wrong_code_delay_seconds=2.5) as bot:
         followups = bot.harness.runtime.chats.receipts
         assert isinstance(followups, Followups)
-        followups.sleep = no_wait
+        followups.service.sleep = no_wait
         owner = bot.client(language_code="ru")
         await report(owner)
         code = shown_code(owner)

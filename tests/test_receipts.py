@@ -18,26 +18,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli import _register, cli
-from bot.receipts.service import (
-    CODE_ENTROPY_BITS,
-    TEST_KDF,
+from bot.receipts.codes import CODE_ENTROPY_BITS, ReceiptCode, new_code, parse_code
+from bot.receipts.derivation import TEST_KDF, Derived, derive, parse_reply_key, reply_key_token
+from bot.receipts.replies import (
     BadReplySignatureError,
-    Derived,
-    IssuedReceipt,
-    Match,
-    ReceiptCode,
-    ReceiptService,
     ReplyFormatError,
-    ReplyOutcome,
     UnknownSignerError,
-    derive,
-    new_code,
     open_reply,
-    parse_code,
-    parse_reply_key,
-    reply_key_token,
     verify_reply,
 )
+from bot.receipts.service import IssuedReceipt, Match, ReceiptService, ReplyOutcome
 from reportbot_analyst.keys import AnalystSecretKey, new_analyst_key
 from reportbot_analyst.replies import ReplyInputError, seal_reply
 from storage.base import ReportId, new_report_id

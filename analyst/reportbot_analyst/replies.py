@@ -3,7 +3,7 @@
 ``reportbot analyst reply`` uses this. The reply key comes from the report's manifest (the
 toolkit writes it as ``reply_key`` in ``reports.jsonl``); only the reporter who holds the receipt
 code can derive the private half. The file layout is in ``docs/format.md`` (section 5); the bot's
-side (checking and opening) is ``bot.receipts.service``.
+side (checking and opening) is ``bot.receipts.replies``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Final
 
 from nacl.public import PublicKey, SealedBox
 
-from bot.receipts.service import (
+from bot.receipts.derivation import parse_reply_key
+from bot.receipts.replies import (
     MAX_REPLY_FILE_BYTES,
     MAX_REPLY_TEXT_CHARS,
     REPLY_KIND,
-    parse_reply_key,
     reply_header,
 )
 from bot.sealing.envelope import REPORT_ID_PATTERN, SealingError, encode_plaintext

@@ -1,0 +1,152 @@
+"""One private update being handled, and the Bot API calls made while handling it.
+
+Every handler of a reporter's chat (``handlers.private``, ``handlers.followup``) answers through
+a :class:`Turn`, so every message is sent the same way (protected, no parse_mode) and recorded
+for deletion, every deletion goes in batches, and a pressed button is always answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from telegram import CallbackQuery, Message
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
+
+from bot.ops.logging import exception_types
+from bot.questionnaire.flow import MediaKind
+from handlers.render import Screen
+from handlers.state import Conversation
+
+log = logging.getLogger("handlers.turn")
+
+DELETE_BATCH = 100
+"""deleteMessages takes 1 to 100 ids per call."""
+
+TOAST_CHARS = 200
+"""answerCallbackQuery shows at most 200 characters."""
+
+Bot = ExtBot[None]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file a reporter sent: what kind, where to fetch it, what Telegram says of it."""
+
+    kind: MediaKind
+    file_id: str
+    size: int | None
+    mime_type: str | None
+
+
+def incoming_file(msg: Message) -> IncomingFile | None:
+    """The file in ``msg`` as a media kind, or None (a sticker, a GIF, a contact...)."""
+    if msg.photo:
+        best = msg.photo[-1]
+        return IncomingFile(MediaKind.PHOTO, best.file_id, best.file_size, "image/jpeg")
+    if msg.voice is not None:
+        v = msg.voice
+        return IncomingFile(MediaKind.VOICE, v.file_id, v.file_size, v.mime_type)
+    if msg.video is not None:
+        vd = msg.video
+        return IncomingFile(MediaKind.VIDEO, vd.file_id, vd.file_size, vd.mime_type)
+    if msg.video_note is not None:
+        vn = msg.video_note
+        return IncomingFile(MediaKind.VIDEO, vn.file_id, vn.file_size, "video/mp4")
+    if msg.animation is not None:
+        return None  # GIFs: not evidence; also carry a ``document`` field, so check first
+    if msg.audio is not None:
+        a = msg.audio
+        return IncomingFile(MediaKind.DOCUMENT, a.file_id, a.file_size, a.mime_type)
+    if msg.document is not None:
+        d = msg.document
+        return IncomingFile(MediaKind.DOCUMENT, d.file_id, d.file_size, d.mime_type)
+    return None
+
+
+@dataclass(slots=True)
+class Turn:
+    """One update being handled: where to answer, and what is being answered."""
+
+    bot: Bot
+    chat_id: int
+    user_id: int
+    conv: Conversation
+    lang: str
+    query: CallbackQuery | None = None
+    toast: str | None = None
+    extra_ids: list[int] = field(default_factory=list)
+
+    @property
+    def query_message_id(self) -> int | None:
+        if self.query is None or self.query.message is None:
+            return None
+        return self.query.message.message_id
+
+    async def say(self, text: str, *, record: bool = True, screen: Screen | None = None) -> int:
+        """Send a message (protected, no parse_mode); recorded for deletion unless told not."""
+        shown = screen or Screen(text)
+        msg = await self.bot.send_message(
+            self.chat_id,
+            shown.text,
+            reply_markup=shown.markup,
+            protect_content=True,
+            parse_mode=None,
+        )
+        if record:
+            self.conv.record(msg.message_id)
+        return msg.message_id
+
+    async def show(self, screen: Screen, *, edit: bool = True) -> None:
+        """Show a screen: edit the prompt the button was on, or send a new message."""
+        conv = self.conv
+        target = self.query_message_id
+        if edit and target is not None and target == conv.prompt_message_id:
+            try:
+                await self.bot.edit_message_text(
+                    screen.text,
+                    chat_id=self.chat_id,
+                    message_id=target,
+                    reply_markup=screen.markup,
+                    parse_mode=None,
+                )
+                return
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return
+                # the message is gone (deleted by the reporter): send a new one below
+        conv.prompt_message_id = await self.say(screen.text, screen=screen)
+
+    async def tell(self, text: str) -> None:
+        """A short word: the toast of the pressed button, or a message when none was pressed."""
+        if self.query is not None:
+            self.toast = text[:TOAST_CHARS]
+        else:
+            await self.say(text)
+
+    async def answer_query(self) -> None:
+        """Answer the pressed button (with the toast, if any); an old query is harmless."""
+        if self.query is None:
+            return
+        try:
+            await self.bot.answer_callback_query(self.query.id, text=self.toast)
+        except TelegramError as exc:  # an old query can no longer be answered: harmless
+            log.debug(
+                "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}
+            )
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        """Delete messages of this chat, in batches; a failed batch is logged as a count."""
+        unique = sorted(set(ids))
+        log.debug("erase", extra={"fields": {"messages": len(unique)}})
+        for start in range(0, len(unique), DELETE_BATCH):
+            batch = unique[start : start + DELETE_BATCH]
+            try:
+                await self.bot.delete_messages(self.chat_id, batch)
+            except TelegramError as exc:
+                log.warning(
+                    "delete_batch_failed",
+                    extra={"fields": {"exc_type": exception_types(exc), "count": len(batch)}},
+                )
