@@ -8,6 +8,7 @@ See ``docs/storage.md`` for why each pragma is set the way it is.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sqlite3
@@ -123,11 +124,33 @@ def secure_data_dir(data_dir: Path) -> Path:
     finally:
         os.close(fd)
     for suffix in SIDE_SUFFIXES:
-        side = db.with_name(db.name + suffix)
-        _refuse_symlink(side)
-        if side.exists():
-            os.chmod(side, FILE_MODE)
+        _tighten_side_file(db.with_name(db.name + suffix))
     return db
+
+
+def _tighten_side_file(side: Path) -> None:
+    """Tighten a side file's mode if it exists at this instant.
+
+    SQLite deletes ``-journal`` at every commit, so another connection (or process) may remove it
+    at any moment: no "exists, then chmod". The file is opened without following a link and
+    without creating it, checked to be a regular file, and changed through that descriptor; a file
+    already gone is simply not there to tighten. (SQLite holds no lock on ``-journal``, so opening
+    and closing it here cannot drop one; in DELETE mode ``-wal`` and ``-shm`` do not appear.)
+    """
+    try:
+        fd = os.open(side, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFileError(f"{side} is a symbolic link; refusing to use it") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeFileError(f"{side} is not a regular file")
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 def connect(db: Path, *, must_exist: bool = True) -> sqlite3.Connection:

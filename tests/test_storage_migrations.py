@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -232,24 +234,75 @@ def test_trigger_bodies_are_not_mistaken_for_transactions(tmp_path: Path) -> Non
     assert len(schema._statements(migration.sql)) == 2
 
 
+_START_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from storage import schema
+go = Path(sys.argv[2])
+deadline = time.monotonic() + 60
+while not go.exists():  # every process waits here, then all start at once
+    if time.monotonic() > deadline:
+        sys.exit("never told to start")
+    time.sleep(0.001)
+schema.prepare_database(Path(sys.argv[1]))
+print("prepared")
+"""
+
+
 def test_two_processes_starting_at_once_migrate_once(tmp_path: Path) -> None:
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            schema.prepare_database(tmp_path)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    conn = schema.connect(schema.database_path(tmp_path))
+    """Real processes (each its own sqlite3 and its own locks), released together."""
+    data_dir = tmp_path / "data"
+    go = tmp_path / "go"
+    root = Path(__file__).resolve().parent.parent
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _START_WHEN_TOLD, str(data_dir), str(go)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    go.touch()
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [
+        (p.returncode, out, err[-2000:]) for p, (out, err) in zip(procs, results, strict=True)
+    ] == [(0, "prepared\n", "")] * len(procs)
+    conn = schema.connect(schema.database_path(data_dir))
     try:
         assert schema.schema_version(conn) == schema.latest_version()
         assert conn.execute("SELECT count(*) FROM receipt_salt").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+_CHURN_JOURNAL = """
+import sys, time
+from pathlib import Path
+journal, stop = Path(sys.argv[1]), Path(sys.argv[2])
+deadline = time.monotonic() + 30
+while not stop.exists() and time.monotonic() < deadline:
+    journal.write_bytes(b"j")
+    journal.unlink(missing_ok=True)
+"""
+
+
+def test_a_side_file_vanishing_while_the_data_dir_is_secured_is_no_error(tmp_path: Path) -> None:
+    """SQLite deletes ``-journal`` at every commit of another connection, at any moment: here
+    another process creates and deletes it as fast as it can while the data dir is secured."""
+    db = schema.secure_data_dir(tmp_path)
+    journal = db.with_name(db.name + "-journal")
+    stop = tmp_path / "stop"
+    churn = subprocess.Popen([sys.executable, "-c", _CHURN_JOURNAL, str(journal), str(stop)])
+    try:
+        while not journal.exists() and churn.poll() is None:
+            time.sleep(0.001)
+        deadline = time.monotonic() + 3
+        for _ in range(50_000):  # about a second's worth; bounded in time too
+            schema.secure_data_dir(tmp_path)
+            if time.monotonic() > deadline:
+                break
+    finally:
+        stop.touch()
+        churn.wait(timeout=60)
