@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bot.ops.logging import SafeFormatter, log_exception
+from bot.ops.logging import FIELD_NAMES, SafeFormatter, log_exception
 from tests.bot_support import logging_configured
 
+ROOT = Path(__file__).resolve().parent.parent
 CANARY = "CANARY-Пак-Ённа-4711"
+
+
+class Canary:
+    def __str__(self) -> str:
+        return CANARY
+
+    __repr__ = __str__
+
+
 TOKEN = "123456789:AAtesttokenCANARYtok3n_abcdefghijklmno"
 
 
@@ -87,10 +99,66 @@ def test_library_loggers_stay_at_warning_when_the_bot_is_at_debug(captured: io.S
 
 def test_only_scalar_fields_are_written() -> None:
     record = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "event", None, None)
-    record.fields = {"count": 3, "obj": {"nested": CANARY * 100}}
+    record.fields = {
+        "count": 3,
+        "kind": "photo",
+        "open": True,
+        "size": None,
+        "state": {"nested": CANARY},
+        "slots": [CANARY],
+        "phase": (CANARY,),
+        "outcome": Canary(),
+    }
+    out = SafeFormatter("json").format(record)
+    line = json.loads(out)
+    assert CANARY not in out
+    assert {k: line[k] for k in ("count", "kind", "open", "size")} == {
+        "count": 3,
+        "kind": "photo",
+        "open": True,
+        "size": None,
+    }
+    assert not {"state", "slots", "phase", "outcome"} & line.keys()
+    assert line["withheld_fields"] == 4
+
+
+def test_a_field_not_in_the_allow_list_is_not_written_even_when_scalar() -> None:
+    record = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "event", None, None)
+    record.fields = {"count": 1, "text": CANARY, "user_id": 123456789}
+    out = SafeFormatter("kv").format(record)
+    assert CANARY not in out
+    assert "123456789" not in out
+    assert "count=1" in out
+    assert "withheld_fields=2" in out
+
+
+def test_a_string_subclass_cannot_smuggle_text_through_its_str() -> None:
+    class Sneaky(str):
+        def __str__(self) -> str:
+            return CANARY
+
+    record = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "event", None, None)
+    record.fields = {"kind": Sneaky("photo")}
     line = json.loads(SafeFormatter("json").format(record))
-    assert line["count"] == 3
-    assert len(str(line["obj"])) <= 300
+    assert line["kind"] == "photo"
+
+
+def test_every_field_name_the_code_logs_is_allow_listed() -> None:
+    """A field the code passes but the formatter drops would hide what the event is about."""
+    used: dict[str, str] = {}
+    for folder in ("bot", "handlers", "storage", "analyst"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Dict):
+                    continue
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value == "fields":
+                        assert isinstance(value, ast.Dict), f"{path}:{node.lineno}: literal fields"
+                        for name in value.keys:
+                            assert isinstance(name, ast.Constant), f"{path}:{node.lineno}"
+                            used[str(name.value)] = f"{path.relative_to(ROOT)}:{node.lineno}"
+    assert len(used) > 20  # the scan found the code's fields
+    assert {n: where for n, where in used.items() if n not in FIELD_NAMES} == {}
 
 
 def test_key_value_format_is_one_line() -> None:

@@ -4,8 +4,10 @@ Every record goes through :class:`SafeFormatter`, which builds its line from an 
 
 - time, level, logger name;
 - for the project's own loggers (``reportbot``, ``bot``, ``handlers``, ``storage``): the message,
-  plus scalar ``fields`` passed as ``extra={"fields": {...}}``. Our code logs event names and
-  counts only; the canary tests hold it to that.
+  plus ``fields`` passed as ``extra={"fields": {...}}``, each only if its name is in
+  :data:`FIELD_NAMES` and its value a scalar (None, bool, number, string); anything else (a dict,
+  a list, an object, whose ``str()`` could carry a text or an id) is not written, only counted in
+  ``withheld_fields``. Our code logs event names and counts only; the canary tests hold it to that.
 - for every other logger (python-telegram-bot, httpx, asyncio, ...): only the message *template*,
   never its arguments (PTB passes whole Updates and server replies as arguments), and nothing at
   all when a library formatted data into the message itself;
@@ -83,10 +85,61 @@ def exception_where(tb: TracebackType | None) -> str:
     return " > ".join(frames[-_FRAMES:])
 
 
-def _scalar(value: object) -> str | int | float | bool | None:
+FIELD_NAMES: frozenset[str] = frozenset(
+    {
+        "all_wrong_1h",
+        "bytes",
+        "chat_type",
+        "check",
+        "conversations",
+        "count",
+        "event",
+        "exc_type",
+        "exc_where",
+        "failures",
+        "held_digests",
+        "incident",
+        "keys",
+        "kind",
+        "messages",
+        "missing",
+        "mode",
+        "open",
+        "outcome",
+        "outputs",
+        "parts",
+        "phase",
+        "remaining",
+        "reporter_wrong_24h",
+        "scope",
+        "seq",
+        "size",
+        "slots",
+        "state",
+        "verdict",
+        "was",
+        "wrong",
+    }
+)
+"""The only ``fields`` names ever written: counts, states, kinds and type names, never content.
+A new field is added here on purpose (a test checks every name the code logs is listed)."""
+
+WITHHELD_FIELDS = "withheld_fields"
+"""How many fields of a record were not written (a name not listed, or a value not a scalar)."""
+
+Scalar = str | int | float | bool | None
+
+
+def _scalar(value: object) -> tuple[bool, Scalar]:
+    """``(True, value)`` for a scalar (strings cut to 300 characters), ``(False, None)`` else.
+
+    Never ``str()`` of anything else: a dict, list or object may hold a text or an id.
+    """
     if value is None or isinstance(value, bool | int | float):
-        return value
-    return str(value)[:_MAX_EVENT]
+        return True, value
+    if isinstance(value, str):
+        return True, str.__str__(value)[:_MAX_EVENT]
+    return False, None
 
 
 def mask_tokens(text: str) -> str:
@@ -111,9 +164,15 @@ class SafeFormatter(logging.Formatter):
         }
         extra = getattr(record, "fields", None)
         if own and isinstance(extra, Mapping):
+            withheld = 0
             for key, value in extra.items():
-                if isinstance(key, str) and key not in fields:
-                    fields[key] = _scalar(value)
+                ok, scalar = _scalar(value)
+                if ok and key in FIELD_NAMES and key not in fields:
+                    fields[key] = scalar
+                else:
+                    withheld += 1
+            if withheld:
+                fields[WITHHELD_FIELDS] = withheld
         if record.exc_info and record.exc_info[1] is not None:
             fields["exc_type"] = exception_types(record.exc_info[1])
             fields["exc_where"] = exception_where(record.exc_info[2])
