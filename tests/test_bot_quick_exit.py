@@ -139,18 +139,28 @@ async def test_exit_button_on_an_old_message_still_erases(tmp_path: Path) -> Non
         await _assert_erased_and_kept(bot, client, {"consent", "about"})
 
 
-async def test_exit_from_a_previous_conversation_leaves_the_new_one_alone(
+async def test_an_exit_button_left_from_a_previous_conversation_erases_the_current_one(
     tmp_path: Path,
 ) -> None:
+    """Quick exit is honoured on every message (docs/bot.md), even one of an earlier conversation
+    that survived (deletion failed, or it is seen on another device): someone may be looking."""
     async with running_bot(tmp_path) as bot:
         client = bot.client(language_code="ru")
         await _start(client)
-        await tap(client, Op.EXIT)
-        stale_exit = client.buttons()  # nothing left: the old screen was deleted
-        assert stale_exit == []
+        old_mid, old_exit = client.find_button("Быстро закрыть")
+        await client.send("/panic")
+        assert client.buttons() == []  # the old screen was deleted with the rest
         await _start(client)
         await walk(client, GIVEN, stop_at="site")
         assert len(bot.runtime.chats.conversations) == 1
+        await client.press(old_mid, old_exit)
+        neutral = bot.ui("ru", "ui.ended.neutral")
+        assert [m.text for m in client.on_screen()] == [neutral, neutral]  # one per exit
+        assert len(bot.runtime.chats.conversations) == 0
+        [report] = await bot.reports()
+        opened = bot.open(report)
+        assert opened.state is ReportState.INTERRUPTED
+        assert set(opened.answers) == {"consent", "about"}
 
 
 async def test_deleting_a_long_conversation_uses_batches_of_at_most_100(tmp_path: Path) -> None:
