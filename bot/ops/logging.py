@@ -88,11 +88,15 @@ def exception_where(tb: TracebackType | None) -> str:
 FIELD_NAMES: frozenset[str] = frozenset(
     {
         "all_wrong_1h",
+        "attempt",
         "bytes",
         "chat_type",
         "check",
         "conversations",
+        "core_limit",
         "count",
+        "dumpable",
+        "errno",
         "event",
         "exc_type",
         "exc_where",
@@ -111,6 +115,7 @@ FIELD_NAMES: frozenset[str] = frozenset(
         "phase",
         "remaining",
         "reporter_wrong_24h",
+        "retry_after",
         "scope",
         "seq",
         "size",
