@@ -17,7 +17,9 @@ What it assembles:
 - at start (``post_init``): the command menu and descriptions per language, and closing reports
   a previous run left open; at stop: closing the reports of conversations still open.
 
-No persistence object is ever given to PTB: nothing about a reporter is written by it.
+No persistence object is ever given to PTB: nothing about a reporter is written by it. And the
+Application is a :class:`ForgetfulApplication`, which never collects the chat and user ids of
+updates for a persistence (PTB's plain Application keeps every one since start when there is none).
 """
 
 from __future__ import annotations
@@ -97,6 +99,31 @@ def ids_are_numbers(update: Update) -> bool:
     if message is not None:
         values.append(message.message_id)
     return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+class ForgetfulApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """An Application that never collects chat or user ids for persistence.
+
+    python-telegram-bot's Application adds ``effective_chat.id`` and ``effective_user.id`` of
+    every update (and a job's ids) to ``_chat_ids_to_be_updated_in_persistence`` /
+    ``_user_ids_to_be_updated_in_persistence``; only the persistence updater empties those sets,
+    and without a persistence it never runs, so the process would hold the raw id of every
+    reporter since start. This bot has no persistence and never will (it would write ids and
+    drafts), so nothing is ever marked. ``tests/test_memory_heap.py`` checks the sets stay empty
+    and walks the heap for reporters' ids.
+    """
+
+    __slots__ = ()
+
+    def _mark_for_persistence_update(
+        self, *, update: object | None = None, job: object | None = None
+    ) -> None:
+        return None
+
+    def mark_data_for_update_persistence(
+        self, chat_ids: object | None = None, user_ids: object | None = None
+    ) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -276,6 +303,7 @@ def build_application(settings: Settings, deps: Deps) -> App:
     runtime = build_runtime(settings, deps)
     builder = (
         Application.builder()
+        .application_class(ForgetfulApplication)
         .token(settings.require_token())
         .base_url(settings.bot_api_base_url)
         .base_file_url(settings.bot_api_file_url)
