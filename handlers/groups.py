@@ -50,7 +50,13 @@ class GroupChats:
         if self._told.get(chat.id):
             return
         self._told.put(chat.id, True)
-        text = self.render.all_languages("ui.group.private_only", self.languages)
+        # a channel is not a group: the notice names what it was posted in
+        notice = (
+            "ui.group.private_only_channel"
+            if chat.type == ChatType.CHANNEL
+            else ("ui.group.private_only")
+        )
+        text = self.render.all_languages(notice, self.languages)
         try:
             await context.bot.send_message(chat.id, text, protect_content=True, parse_mode=None)
         except TelegramError as exc:  # a channel where the bot may not post, a muted group...

@@ -33,8 +33,11 @@ async def test_non_private_chats_get_one_message_and_a_leave(
         calls += await chat.send("hello")  # a second update before the leave takes effect
         assert [c.method for c in calls] == ["sendMessage", "leaveChat"]
         [text] = texts_of(calls)
+        # the notice names what it was posted in: a channel is not a group
+        named, other = ("_channel", "") if chat_type == "channel" else ("", "_channel")
         for lang in ("ko", "ru", "en"):
-            assert bot.ui(lang, "ui.group.private_only") in text
+            assert bot.ui(lang, f"ui.group.private_only{named}") in text
+            assert bot.ui(lang, f"ui.group.private_only{other}") not in text
         assert calls[1].chat_id == chat_id
         assert "reply_markup" not in calls[0].params  # no questionnaire
         assert len(bot.runtime.chats.conversations) == 0
