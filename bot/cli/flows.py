@@ -39,16 +39,22 @@ def check(paths: tuple[Path, ...], locales_dir: Path | None) -> None:
     Prints one line per problem (file:line: question or text id: problem) and exits 1 if there
     is any; otherwise prints each flow's id, version and number of questions.
     """
+    from bot.phrasebook.loader import check_phrasebooks
+
     report = check_flows(paths or (DEFAULT_FLOWS_DIR,), locales_dir)
-    if report.problems:
-        for problem in report.problems:
+    book_problems, books = check_phrasebooks(paths or (DEFAULT_FLOWS_DIR,), locales_dir)
+    problems = [*report.problems, *book_problems]
+    if problems:
+        for problem in problems:
             click.echo(str(problem))
-        count = len(report.problems)
+        count = len(problems)
         click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
         raise SystemExit(1)
     for flow in report.flows:
         n = len(flow.questions)
         click.echo(f"ok  {flow.id}  version {flow.version}  {n} questions  ({flow.source})")
+    for book in books:
+        click.echo(f"ok  phrasebook  {len(book.spec.topics)} topics  {book.phrase_count} phrases")
 
 
 def resolve_flow_path(flow: str) -> Path:

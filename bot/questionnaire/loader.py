@@ -47,6 +47,9 @@ MAX_DEPTH = 32
 UI_FILE = "ui.yaml"
 """The file of interface texts in each ``locales/<lang>/`` directory."""
 
+PHRASEBOOK_STEM = "phrasebook"
+"""``flows/phrasebook.yaml`` is the cover's phrasebook, not a flow: ``bot.phrasebook`` checks it."""
+
 _NULL_TAG = "tag:yaml.org,2002:null"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -542,13 +545,18 @@ def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
             found = sorted(
                 p
                 for p in path.iterdir()
-                if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file()
+                if p.suffix in (".yaml", ".yml")
+                and not p.name.startswith(".")
+                and p.stem != PHRASEBOOK_STEM
+                and p.is_file()
             )
             if not found:
                 problems.append(
                     Problem(_display(path), None, "-", "no flow files (*.yaml) in this directory")
                 )
             files += found
+        elif path.is_file() and path.stem == PHRASEBOOK_STEM:
+            continue
         elif path.is_file():
             files.append(path)
         else:
