@@ -57,6 +57,7 @@ class Op(StrEnum):
     FOLLOWUP = "f"  # receipts: "I reported before"; qid slot carries the language
     FOLLOWUP_SEND = "g"  # receipts: send what was added to an earlier report
     RECEIPT_LOST = "o"  # receipts: "I lost the code"
+    SEND_NOW = "n"  # "send what I have" on any prompt after consent
 
 
 _WITH_QID = {Op.LANGUAGE, Op.CHOOSE, Op.DONE, Op.SKIP, Op.BACK, Op.HELP, Op.EDIT, Op.FOLLOWUP}

@@ -40,6 +40,7 @@ from bot.questionnaire.engine import (
     Phase,
     Prompt,
     Review,
+    SendNow,
     Skip,
     Stale,
     Start,
@@ -360,6 +361,8 @@ class ReporterChats:
                 event = Edit(cb.qid)
             case Op.SUBMIT:
                 event = Submit()
+            case Op.SEND_NOW:
+                event = SendNow()
             case Op.BACK:
                 in_review = conv.state.phase is Phase.REVIEW
                 if not in_review and cb.qid != current:

@@ -172,6 +172,9 @@ class Renderer:
             )
         if extra:
             rows.append(extra)
+        if prompt.can_send_now:
+            label = self.ui_text(lang, "ui.button.send_now")
+            rows.append([self.button(label, encode(Op.SEND_NOW, nonce))])
         # Back is offered on every prompt; on the very first one it says so instead of acting.
         rows.append(self.exit_row(lang, nonce, prompt.qid))
         return Screen(text, InlineKeyboardMarkup(rows))

@@ -167,8 +167,25 @@ class Timeout:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class SendNow:
+    """ "Send what I have": finish now with the answers given so far (after consent only)."""
+
+
 Event = (
-    Start | Choose | Text | Media | Done | Skip | Back | Edit | Submit | Cancel | Restart | Timeout
+    Start
+    | Choose
+    | Text
+    | Media
+    | Done
+    | Skip
+    | Back
+    | Edit
+    | Submit
+    | SendNow
+    | Cancel
+    | Restart
+    | Timeout
 )
 
 # --------------------------------------------------------------------------------------------
@@ -193,6 +210,7 @@ class Prompt:
     total: int
     hint_id: str | None = None  # ui text id of a how-to-answer line (ui.prompt.*)
     can_done: bool = False  # show a "done" button (multi, media; or "keep" an earlier answer)
+    can_send_now: bool = False  # offer "send what I have" (every prompt once consent is given)
     answer: AnswerValue | None = None  # the answer given before (when back or editing)
     accept: tuple[MediaKind, ...] = ()  # media questions: kinds accepted
     max_files: int | None = None  # media questions: files at most (None: takes no files)
@@ -400,6 +418,7 @@ class _Step:
                 max_files=view.max_files,
                 echo_answer=kind.echoes_answer,
                 columns=kind.columns,
+                can_send_now=self.consented(),
             )
         )
 
@@ -414,6 +433,12 @@ class _Step:
             editing=editing,
         )
         self.prompt()
+
+    def consented(self) -> bool:
+        """Every consent on the path so far was given (true for a flow without one)."""
+        return all(
+            self.state.answer(q.id) is not None for q in self.taken() if _kind(q).ends_when_declined
+        )
 
     def review(self) -> None:
         # Everything on the review screen counts as seen: a later edit asks only what it opens.
@@ -646,6 +671,14 @@ def _on_submit(run: _Step) -> None:
     run.out.append(Finished(run.values()))
 
 
+def _on_send_now(run: _Step) -> None:
+    """Finish with what was answered; what is half-chosen on the current screen is not kept."""
+    if not run.consented():
+        run.out.append(Stale())
+        return
+    _on_submit(run)
+
+
 def _on_edit(run: _Step, qid: object) -> None:
     for q in run.taken():
         if q.id == qid and _kind(q).reviewed:
@@ -700,6 +733,8 @@ def step(flow: Flow, state: State, event: Event) -> tuple[State, list[Output]]:
             run.out.append(Cancelled(values) if cancelled else Interrupted(values))
         case Back():
             _on_back(run)
+        case SendNow() if phase in ACTIVE_PHASES:
+            _on_send_now(run)
         case Submit() if phase is Phase.REVIEW:
             _on_submit(run)
         case Edit(qid=qid) if phase is Phase.REVIEW:

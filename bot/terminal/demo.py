@@ -46,6 +46,7 @@ from bot.questionnaire.engine import (
     Output,
     Prompt,
     Review,
+    SendNow,
     Skip,
     Stale,
     Start,
@@ -133,6 +134,8 @@ def render_prompt(texts: Texts, lang: str, prompt: Prompt) -> list[str]:
         keys.append(("d", "ui.button.done"))
     if prompt.help_id:
         keys.append(("?", "ui.button.help"))
+    if prompt.can_send_now:
+        keys.append(("n", "ui.button.send_now"))
     keys.append(("q", "ui.button.exit"))
     lines.append(_legend(texts, lang, keys))
     return lines
@@ -376,7 +379,8 @@ MEDIA_WORDS: dict[str, MediaKind] = {kind.value: kind for kind in MediaKind}
 def parse_typed(screen: Prompt | Review | None, line: str) -> Action | None:
     """A typed line as an action on the current screen (None: nothing to do).
 
-    ``q`` quick exit, ``?`` help, ``b`` back; on a question ``s`` skip, ``d`` done, a choice's
+    ``q`` quick exit, ``?`` help, ``b`` back; on a question ``s`` skip, ``d`` done, ``n`` send what
+    was answered so far (after consent), a choice's
     number chooses it, ``photo``/``voice``/``video``/``document`` sends a (pretend) file, and
     anything else is typed text (start it with ``\\`` to send a text such as ``b`` literally).
     On the review screen a number changes that answer and ``s`` sends.
@@ -406,6 +410,8 @@ def parse_typed(screen: Prompt | Review | None, line: str) -> Action | None:
         return Skip(qid)
     if lowered == "d":
         return Done(qid)
+    if lowered == "n" and screen.can_send_now:
+        return SendNow()
     if screen.choices and word.isdigit() and len(word) <= 3:
         n = int(word)
         return Choose(qid, screen.choices[n - 1].cid if 1 <= n <= len(screen.choices) else "")
@@ -466,7 +472,18 @@ class Item:
         return self.action if self.value is None else f"{self.action}: {self.value}"
 
 
-WORD_INPUTS = ("skip", "back", "done", "submit", "continue", "agree", "decline", "cancel", "quit")
+WORD_INPUTS = (
+    "skip",
+    "back",
+    "done",
+    "submit",
+    "send_now",
+    "continue",
+    "agree",
+    "decline",
+    "cancel",
+    "quit",
+)
 VALUE_INPUTS = ("choose", "text", "edit", "media")
 ANSWERS_FORMAT = (
     "a YAML or JSON list of inputs: 'choose: ID', 'text: ...', 'media: photo', 'edit: ID', "
@@ -559,6 +576,8 @@ def item_action(session: Session, item: Item, name: str) -> Action:
             return Done(qid)
         case "submit":
             return Submit()
+        case "send_now":
+            return SendNow()
         case "continue":
             return Choose(qid, "continue")
         case "agree":
