@@ -32,6 +32,12 @@ REPORT_ID_BYTES = 16
 _REPORT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 MAX_SLOT = 65_535
+ERASE_KEY_BYTES = 16
+"""The random key naming a conversation whose message ids wait to be deleted."""
+ERASE_DAYS = 2
+"""Noted message ids older than this are dropped: Telegram deletes for 48 hours only."""
+MAX_MESSAGE_ID = 2**53
+"""Bot API ids fit in 53 bits."""
 """Slots are 0..MAX_SLOT. A flow has far fewer questions; the cap stops nonsense, not flows."""
 
 MAX_ANSWER_BYTES = 256 * 1024
@@ -97,6 +103,18 @@ def check_tag(tag: bytes) -> bytes:
             f"a lookup tag is {LOOKUP_TAG_MIN_BYTES} to {LOOKUP_TAG_MAX_BYTES} bytes"
         )
     return tag
+
+
+def check_erase_ids(conversation: bytes, message_ids: Sequence[int]) -> list[int]:
+    """A well-formed erase key and positive integer message ids, or ValueError."""
+    if not isinstance(conversation, bytes) or len(conversation) != ERASE_KEY_BYTES:
+        raise ValueError("an erase key is 16 random bytes")
+    out: list[int] = []
+    for mid in message_ids:
+        if type(mid) is not int or not 0 < mid < MAX_MESSAGE_ID:
+            raise ValueError("message ids are positive integers")
+        out.append(mid)
+    return out
 
 
 def join_fingerprints(fingerprints: Sequence[str]) -> str:
@@ -329,6 +347,27 @@ class ReportStore(Protocol):
 
     async def replies(self, report_id: ReportId) -> list[bytes]:
         """Sealed replies to a report, in the order they were added."""
+        ...
+
+    # -- messages to erase from reporters' chats ---------------------------------------------
+    async def remember_messages(
+        self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
+    ) -> None:
+        """Note message ids of a conversation (a random 16-byte key) to delete later.
+
+        ``keep``: a message that must stay on screen when the rest is erased (a receipt).
+        """
+        ...
+
+    async def forget_messages(
+        self, conversation: bytes, message_ids: Sequence[int] | None = None
+    ) -> None:
+        """Drop these ids of a conversation (deleted, or no longer to delete); None: all."""
+        ...
+
+    async def messages_to_erase(self) -> dict[bytes, list[tuple[int, bool]]]:
+        """Every conversation's noted ids as (message id, keep), after dropping those noted
+        more than two days ago (Telegram no longer lets a bot delete them)."""
         ...
 
     # -- upkeep -------------------------------------------------------------------------------

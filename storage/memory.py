@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from storage.base import (
     CLOSED_STATES,
+    ERASE_DAYS,
     MAX_ANSWER_BYTES,
     MAX_ATTACHMENT_BYTES,
     MAX_DIGEST_PART_BYTES,
@@ -32,6 +33,7 @@ from storage.base import (
     StoreCounts,
     StoredReport,
     check_blob,
+    check_erase_ids,
     check_slot,
     check_tag,
     join_fingerprints,
@@ -89,6 +91,7 @@ class MemoryReportStore:
         self._binding: ChannelBinding | None = None
         self._salt = secrets.token_bytes(RECEIPT_SALT_BYTES)
         self._receipts: dict[ReportId, _Receipt] = {}
+        self._erase: dict[bytes, dict[int, tuple[bool, date]]] = {}
         self._closed = False
 
     def _live(self) -> None:
@@ -284,6 +287,45 @@ class MemoryReportStore:
     async def clear_channel_binding(self) -> None:
         self._live()
         self._binding = None
+
+    # -- messages to erase from reporters' chats ---------------------------------------------
+
+    async def remember_messages(
+        self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
+    ) -> None:
+        self._live()
+        ids = check_erase_ids(conversation, message_ids)
+        noted = self._erase.setdefault(conversation, {})
+        for mid in ids:
+            noted[mid] = (keep, self._clock())
+
+    async def forget_messages(
+        self, conversation: bytes, message_ids: Sequence[int] | None = None
+    ) -> None:
+        self._live()
+        check_erase_ids(conversation, [])
+        if message_ids is None:
+            self._erase.pop(conversation, None)
+            return
+        noted = self._erase.get(conversation, {})
+        for mid in check_erase_ids(conversation, message_ids):
+            noted.pop(mid, None)
+        if not noted:
+            self._erase.pop(conversation, None)
+
+    async def messages_to_erase(self) -> dict[bytes, list[tuple[int, bool]]]:
+        self._live()
+        cutoff = self._clock() - timedelta(days=ERASE_DAYS)
+        out: dict[bytes, list[tuple[int, bool]]] = {}
+        for key, noted in list(self._erase.items()):
+            for mid, (keep, day) in list(noted.items()):
+                if day < cutoff:
+                    del noted[mid]
+                else:
+                    out.setdefault(key, []).append((mid, keep))
+            if not noted:
+                del self._erase[key]
+        return out
 
     # -- receipts and replies -----------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import aiosqlite
 from storage import schema
 from storage.base import (
     CLOSED_STATES,
+    ERASE_DAYS,
     MAX_ANSWER_BYTES,
     MAX_ATTACHMENT_BYTES,
     MAX_DIGEST_PART_BYTES,
@@ -47,6 +48,7 @@ from storage.base import (
     StoreCounts,
     StoredReport,
     check_blob,
+    check_erase_ids,
     check_slot,
     check_tag,
     join_fingerprints,
@@ -601,6 +603,64 @@ class SqliteReportStore:
             await conn.execute("DELETE FROM channel_binding")
 
         await self._write(job)
+
+    # -- messages to erase from reporters' chats ---------------------------------------------
+
+    async def remember_messages(
+        self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
+    ) -> None:
+        ids = check_erase_ids(conversation, message_ids)
+        if not ids:
+            return
+        day = self._clock().isoformat()
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "INSERT INTO erase_pending (conversation, message_id, keep, created_day) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (conversation, message_id) "
+                "DO UPDATE SET keep = excluded.keep",
+                [(conversation, mid, int(keep), day) for mid in ids],
+            )
+
+        await self._write(job)
+
+    async def forget_messages(
+        self, conversation: bytes, message_ids: Sequence[int] | None = None
+    ) -> None:
+        ids = None if message_ids is None else check_erase_ids(conversation, message_ids)
+        check_erase_ids(conversation, [])
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            if ids is None:
+                await conn.execute(
+                    "DELETE FROM erase_pending WHERE conversation = ?", (conversation,)
+                )
+            else:
+                await conn.executemany(
+                    "DELETE FROM erase_pending WHERE conversation = ? AND message_id = ?",
+                    [(conversation, mid) for mid in ids],
+                )
+
+        if ids is None or ids:
+            await self._write(job)
+
+    async def messages_to_erase(self) -> dict[bytes, list[tuple[int, bool]]]:
+        cutoff = (self._clock() - timedelta(days=ERASE_DAYS)).isoformat()
+
+        async def prune(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM erase_pending WHERE created_day < ?", (cutoff,))
+
+        await self._write(prune)
+
+        async def job(conn: aiosqlite.Connection) -> dict[bytes, list[tuple[int, bool]]]:
+            out: dict[bytes, list[tuple[int, bool]]] = {}
+            for key, mid, keep in await _rows(
+                conn, "SELECT conversation, message_id, keep FROM erase_pending"
+            ):
+                out.setdefault(bytes(key), []).append((int(mid), bool(keep)))
+            return out
+
+        return await self._read(job)
 
     # -- receipts and replies -----------------------------------------------------------------
 

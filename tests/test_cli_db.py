@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import db as cli_db
-from storage import ReportState, SqliteReportStore
+from storage import ReportState, SqliteReportStore, schema
 from storage.schema import DB_FILENAME
 
 
@@ -127,7 +127,7 @@ async def test_check_shows_version_and_counts_by_state(
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "integrity: ok" in lines
-    assert any(line.startswith("schema version: 3") for line in lines)
+    assert any(line.startswith(f"schema version: {schema.latest_version()}") for line in lines)
     assert "reports: open 1, complete 1, interrupted 0 (carried by a digest: 1)" in lines
     assert "answers: 1, attachments: 0" in lines
     assert "digests: pending 1, posted 0, pruned 0" in lines

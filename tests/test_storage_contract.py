@@ -538,3 +538,34 @@ def test_retention_policy_refuses_negative_periods() -> None:
         RetentionPolicy(report_days=-1)
     assert RetentionPolicy().report_days == 30
     assert timedelta(days=RetentionPolicy().receipt_days) > timedelta(days=30)
+
+
+# -- messages to erase --------------------------------------------------------------------------
+
+
+async def test_message_ids_to_erase_survive_until_forgotten_and_at_most_two_days(
+    store: ReportStore, day: FakeDay
+) -> None:
+    a, b = bytes(range(16)), bytes(range(1, 17))
+    await store.remember_messages(a, [10, 11, 12])
+    await store.remember_messages(a, [13], keep=True)  # a receipt: stays on screen
+    day.advance(1)
+    await store.remember_messages(b, [40])
+    assert {k: sorted(v) for k, v in (await store.messages_to_erase()).items()} == {
+        a: [(10, False), (11, False), (12, False), (13, True)],
+        b: [(40, False)],
+    }
+    await store.forget_messages(a, [10, 11])  # deleted
+    await store.forget_messages(b)
+    assert await store.messages_to_erase() == {a: [(12, False), (13, True)]}
+    day.advance(2)  # noted three days ago: Telegram would no longer delete them
+    assert await store.messages_to_erase() == {}
+
+
+async def test_erase_keys_and_message_ids_of_the_wrong_shape_are_refused(
+    store: ReportStore,
+) -> None:
+    for key, ids in ((b"short", [1]), (bytes(16), [0]), (bytes(16), [-5]), (bytes(16), [True])):
+        with pytest.raises(ValueError, match=r"erase key|message ids"):
+            await store.remember_messages(key, ids)
+    assert await store.messages_to_erase() == {}

@@ -62,7 +62,23 @@ def _seed_v3(conn: sqlite3.Connection) -> None:
     )
 
 
-SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _seed_v1, 2: _seed_v2, 3: _seed_v3}
+ERASE_KEY = bytes(range(16))
+
+
+def _seed_v4(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO erase_pending (conversation, message_id, keep, created_day) "
+        "VALUES (?, 77, 1, date('now'))",
+        (ERASE_KEY,),
+    )
+
+
+SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _seed_v1,
+    2: _seed_v2,
+    3: _seed_v3,
+    4: _seed_v4,
+}
 
 
 def test_every_migration_has_seed_data_for_the_upgrade_test() -> None:
@@ -131,6 +147,8 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(
         if start >= 3:
             assert await store.find_receipt(b"\x07" * 32) == ReportId(REPORT_DONE.hex())
             assert await store.replies(ReportId(REPORT_DONE.hex())) == [b"\xbb"]
+        if start >= 4:
+            assert await store.messages_to_erase() == {ERASE_KEY: [(77, True)]}
         # the upgraded database takes every kind of write
         report = await store.open_report()
         await store.put_answer(report, 1, b"new")
