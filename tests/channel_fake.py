@@ -50,7 +50,7 @@ class FakeChannelApi(BaseRequest):
     username: str | None = None
     bot_status: str = "administrator"
     bot_can_post: bool = True
-    admins: list[int] = field(default_factory=lambda: [ANALYST_IDS[0]])
+    admins: list[int] = field(default_factory=lambda: list(ANALYST_IDS))  # every listed analyst
     bot_admins: list[int] = field(default_factory=list)  # other bots that administer it
     reachable: bool = True
     fault_rate: float = 0.0

@@ -19,7 +19,7 @@ import pytest
 
 from bot.delivery.channel_checks import ChannelChecker, Check, compact_fingerprint, key_fingerprints
 from bot.delivery.digests import DigestCloser
-from bot.delivery.outbox import DigestSender, Outcome
+from bot.delivery.outbox import CHECK_CACHE_SECONDS, DigestSender, Outcome
 from bot.sealing.keys import Recipients
 from storage.base import ChannelBinding, DigestState
 from storage.memory import MemoryReportStore
@@ -173,32 +173,63 @@ async def test_a_failing_check_posts_nothing_holds_digests_and_logs_one_alert(
     assert answer_texts(result) == {"before-0": 1, "before-1": 1, "during-0": 1, "during-1": 1}
 
 
-async def test_every_check_runs_before_every_post() -> None:
+async def test_checks_run_before_the_first_post_and_again_once_their_pass_expires() -> None:
     rig = await _rig()
     for n in range(3):
         await add_report(rig.store, rig.keys.recipients, f"r{n}")
         await rig.closer.close()
     await rig.deliver_rounds(1)
-    sends = [i for i, call in enumerate(rig.api.calls) if call == "sendDocument"]
-    assert len(sends) == 3
-    for i in sends:
-        assert rig.api.calls[i - 3 : i] == ["getChat", "getChatMember", "getChatAdministrators"]
+    # A passing round of checks covers the next CHECK_CACHE_SECONDS: one call per upload.
+    assert [c for c in rig.api.calls if c != "getMe"] == [
+        "getChat",
+        "getChatMember",
+        "getChatAdministrators",
+        "sendDocument",
+        "sendDocument",
+        "sendDocument",
+    ]
+    await add_report(rig.store, rig.keys.recipients, "later")
+    await rig.closer.close()
+    rig.clock.advance(CHECK_CACHE_SECONDS)
+    rig.api.calls.clear()
+    await rig.deliver_rounds(1)
+    assert [c for c in rig.api.calls if c != "getMe"] == [
+        "getChat",
+        "getChatMember",
+        "getChatAdministrators",
+        "sendDocument",
+    ]
 
 
-async def test_a_check_that_breaks_between_two_posts_stops_the_second() -> None:
+async def test_a_check_that_breaks_stops_posting_once_the_checks_pass_expires() -> None:
     rig = await _rig()
     for n in range(2):
         await add_report(rig.store, rig.keys.recipients, f"r{n}")
         await rig.closer.close()
-
-    def break_after_first_post(method: str) -> None:
-        if method == "getChat" and rig.api.posted:
-            rig.api.username = "gone_public"
-
-    rig.api.on_call = break_after_first_post
+    assert await rig.deliver_rounds(1) == [Outcome.DELIVERED]
+    rig.api.username = "gone_public"
+    await add_report(rig.store, rig.keys.recipients, "r2")
+    await rig.closer.close()
+    rig.clock.advance(CHECK_CACHE_SECONDS)
     assert await rig.deliver_rounds(1) == [Outcome.HELD]
-    assert [p.file_name for p in rig.api.posted] == ["000001.bin"]
-    assert [d.seq for d in await rig.store.pending_digests()] == [2]
+    assert [p.file_name for p in rig.api.posted] == ["000001.bin", "000002.bin"]
+    assert [d.seq for d in await rig.store.pending_digests()] == [3]
+
+
+async def test_a_listed_analyst_missing_from_the_channel_is_an_alert_not_a_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = await _rig()
+    rig.api.admins = [ANALYST_IDS[0]]  # the second analyst left or was removed
+    await add_report(rig.store, rig.keys.recipients, "r0")
+    await rig.closer.close()
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.outbox"):
+        assert await rig.deliver_rounds(1) == [Outcome.DELIVERED]
+    alerts = [r for r in caplog.records if r.getMessage() == "channel_analyst_missing"]
+    assert len(alerts) == 1
+    assert alerts[0].levelno == logging.ERROR
+    assert alerts[0].fields == {"missing": "2", "listed": 2}  # type: ignore[attr-defined]
+    assert str(ANALYST_IDS[1]) not in caplog.text  # a position, never the account's id
 
 
 async def test_the_owner_must_be_on_the_allowed_list_too() -> None:

@@ -155,7 +155,7 @@ async def test_every_report_arrives_exactly_once_through_faults_and_kills(
 
     # The faults and deaths really happened, on every path.
     assert set(world.api.faults) == {"429", "5xx", "timeout"}
-    assert sum(world.api.faults.values()) > 50
+    assert sum(world.api.faults.values()) > 25  # fewer calls since checks are cached
     assert world.kills.get("after posting", 0) >= 1
     assert world.kills.get("store.mark_part_posted", 0) >= 1
     assert sum(world.kills.values()) >= 5

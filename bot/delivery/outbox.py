@@ -52,12 +52,15 @@ from storage.base import DigestPart, OutboxDigest, ReportStore
 log = logging.getLogger("bot.delivery.outbox")
 
 BACKOFF_BASE: Final = 2.0
-BACKOFF_CAP: Final = 600.0
+BACKOFF_CAP: Final = 120.0
 REFUSED_PAUSE: Final = 300.0
 """After Telegram refused a post outright (the checks held a moment before), wait this long."""
 UPLOAD_RATE: Final = 64 * 1024
 """Bytes per second the upload timeout assumes at worst (a slow server link)."""
 TICK_SECONDS: Final = 20.0
+CHECK_CACHE_SECONDS: Final = 60.0
+"""A passing round of channel checks is trusted this long, so that on a bad link each upload
+is one call instead of four; a failed check, a refused post or a restart asks again at once."""
 
 
 class Outcome(StrEnum):
@@ -111,6 +114,8 @@ class DigestSender:
         self._failures = 0
         self.held: Check | None = None
         self._refused = False
+        self._checked_until = 0.0
+        self.missing: tuple[int, ...] = ()  # listed analysts not in the channel (positions)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -136,6 +141,38 @@ class DigestSender:
             log.warning("channel_checks_hold_again", extra={"fields": {"was": self.held.value}})
         self.held = None
 
+    def _note_missing(self, missing: tuple[int, ...]) -> None:
+        """One alert line when the set of listed analysts missing from the channel changes."""
+        if missing == self.missing:
+            return
+        if missing:
+            log.error(
+                "channel_analyst_missing",
+                extra={
+                    "fields": {
+                        "missing": ",".join(str(n) for n in missing),
+                        "listed": len(self.checker.listed),
+                    }
+                },
+            )
+        else:
+            log.warning("channel_analysts_present", extra={"fields": {}})
+        self.missing = missing
+
+    async def _checks(self, bot: Bot) -> CheckResult:
+        """The channel checks, or a pass of the last CHECK_CACHE_SECONDS."""
+        now = self._monotonic()
+        if now < self._checked_until:
+            return CheckResult()
+        result = await self.checker.check(bot)
+        if result.ok:
+            self._checked_until = now + CHECK_CACHE_SECONDS
+            self._failures = 0  # Telegram answered every check: the link works, progress
+            self._note_missing(result.missing)
+        else:
+            self._checked_until = 0.0
+        return result
+
     # -- posting ---------------------------------------------------------------------------
 
     async def _post(self, bot: Bot, channel_id: int, seq: int, part: DigestPart) -> None:
@@ -158,7 +195,7 @@ class DigestSender:
         self, bot: Bot, digest: OutboxDigest, part: DigestPart, report: RoundReport
     ) -> bool:
         """Check, then post one part. False when the round must stop (held or waiting)."""
-        result: CheckResult = await self.checker.check(bot)
+        result: CheckResult = await self._checks(bot)
         if not result.ok and result.failed is not None:
             await self._hold(result.failed)
             report.outcome, report.failed = Outcome.HELD, result.failed
@@ -171,6 +208,7 @@ class DigestSender:
         await self._post(bot, channel_id, digest.seq, part)
         await self.store.mark_part_posted(digest.seq, part.part)
         report.posted += 1
+        self._failures = 0  # the backoff is per document: a success starts it afresh
         return True
 
     @staticmethod
@@ -193,6 +231,7 @@ class DigestSender:
                     "channel_post_refused", extra={"fields": {"exc_type": exception_types(exc)}}
                 )
             self._refused = True
+            self._checked_until = 0.0  # something changed: check again before the next post
             self._wait(REFUSED_PAUSE)
         except (NetworkError, TelegramError) as exc:
             log.warning(
