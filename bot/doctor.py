@@ -625,6 +625,19 @@ async def channel_checks(settings: Settings, bot: Bot) -> list[Check]:
             "is the bot or an allowed analyst",
         )
     )
+    if remote.ok and remote.missing:
+        listed = len(settings.channel_admin_ids)
+        where = ", ".join(f"#{n}" for n in remote.missing)
+        checks.append(
+            fail(
+                "analysts in the channel",
+                f"account(s) {where} of the {listed} in REPORTBOT_CHANNEL_ADMIN_IDS are not "
+                "administrators of the channel: digests still go out, but the analyst key "
+                "held by that account is read by nobody in the channel",
+                "add them as administrators (docs/setup.md, step 4), or remove their id and "
+                "their key (then run reportbot channel verify)",
+            )
+        )
     return checks
 
 

@@ -254,3 +254,42 @@ def test_the_analyst_command_prints_the_code_for_their_key_only(tmp_path: Path) 
     assert "no challenge for your key" in refused.stderr
     assert json.loads((tmp_path / PENDING_FILE).read_text())["v"] == 1
     assert os.stat(tmp_path / PENDING_FILE).st_mode & 0o077 == 0
+
+
+def _channel_post(bot: Bot, chat_id: int, text: str) -> Update:
+    data = {
+        "update_id": 2,
+        "channel_post": {
+            "message_id": 9,
+            "date": 1_700_000_000,
+            "chat": {"id": chat_id, "type": "channel", "title": "c"},
+            "sender_chat": {"id": chat_id, "type": "channel", "title": "c"},
+            "text": text,
+        },
+    }
+    update = Update.de_json(data, bot)
+    assert update is not None
+    return update
+
+
+async def test_a_code_posted_in_the_channel_gets_told_to_go_to_the_private_chat(
+    tmp_path: Path,
+) -> None:
+    keys = make_keys()
+    store, checker, verifier = _parts(tmp_path, keys)
+    api = FakeChannelApi(admins=list(ANALYST_IDS))
+    await _start(api, checker, verifier, keys)
+    (code,) = _codes(api, keys)
+    replies = _Replies()
+    context = cast(ContextTypes.DEFAULT_TYPE, type("Ctx", (), {"bot": replies})())
+    async with make_bot(api) as bot:
+        with pytest.raises(ApplicationHandlerStop):
+            await verifier.handle_update(_channel_post(bot, CHANNEL_ID, code), context)
+        # Other channel posts (and other channels) go on untouched.
+        await verifier.handle_update(_channel_post(bot, CHANNEL_ID, "hello"), context)
+        await verifier.handle_update(_channel_post(bot, -100_999, code), context)
+    assert len(replies.sent) == 1
+    chat, text = replies.sent[0]
+    assert chat == CHANNEL_ID
+    assert "send it to the bot in a private chat" in text
+    assert await store.channel_binding() is None  # a code in the channel does not count

@@ -487,3 +487,14 @@ async def test_each_failing_channel_check_is_named(
     line = line_of(report, "analyst channel")
     assert line.startswith(f"[FAIL] analyst channel: {code}:")
     assert "-> fix:" in line
+
+
+async def test_doctor_names_listed_analysts_missing_from_the_channel(install: Install) -> None:
+    api = DoctorApi(admins=[ANALYST_IDS[0]])  # the second listed analyst left the channel
+    report = await diagnose(install.settings(), quick=False, request=api)
+    [line] = [c for c in report.checks if c.name == "analysts in the channel"]
+    assert line.failed
+    text = "\n".join(report.lines())
+    assert "#2 of the 2 in REPORTBOT_CHANNEL_ADMIN_IDS" in text
+    assert "read by nobody in the channel" in text
+    assert str(ANALYST_IDS[1]) not in text

@@ -61,6 +61,14 @@ _ANSWER_PERSON: Final = b"rb-chan-answer-1"
 _CODE_RE: Final = re.compile(r"^\d{%d}$" % CHALLENGE_DIGITS)  # noqa: UP031 - a regex with braces
 _SEPARATORS: Final = re.compile(r"[\s\-]+")
 
+CODE_IN_CHANNEL: Final = (
+    "This code does not count here: send it to the bot in a private chat (open the bot's "
+    "profile, press Message, paste the code). Everyone in this channel can read it: delete "
+    "it here, and if anyone but the key's holder may have seen it, run reportbot channel "
+    "verify again for a new code."
+)
+"""The bot's answer, in the channel, to a handshake code posted there."""
+
 PERMANENT_ERRORS: Final = (BadRequest, Forbidden, InvalidToken, ChatMigrated)
 """Telegram refusals that waiting will not change (BadRequest subclasses NetworkError: catch
 these before NetworkError)."""
@@ -106,6 +114,10 @@ class ChannelError(Exception):
 @dataclass(frozen=True)
 class CheckResult:
     failed: Check | None = None
+    missing: tuple[int, ...] = ()
+    """Positions (1-based, in REPORTBOT_CHANNEL_ADMIN_IDS) of listed analysts who are not
+    administrators of the channel: an alert, not a failure (never their ids: no log carries
+    a Telegram id)."""
 
     @property
     def ok(self) -> bool:
@@ -139,6 +151,7 @@ class ChannelChecker:
         self.store = store
         self.channel_id = channel_id
         self._allowed = frozenset(allowed_admins)
+        self.listed = tuple(allowed_admins)
         self.fingerprints = key_fingerprints(recipients)
 
     async def binding_check(self) -> CheckResult:
@@ -180,7 +193,9 @@ class ChannelChecker:
             uid = admin.user.id
             if uid != bot.id and uid not in self._allowed:
                 return CheckResult(Check.UNKNOWN_ADMIN)
-        return CheckResult()
+        present = {admin.user.id for admin in admins}
+        missing = tuple(n for n, uid in enumerate(self.listed, start=1) if uid not in present)
+        return CheckResult(missing=missing)
 
     async def check(self, bot: Bot, *, require_binding: bool = True) -> CheckResult:
         """Every check; ``require_binding=False`` skips 1-2 (for the handshake itself)."""
@@ -426,6 +441,17 @@ class ChannelVerifier:
 
         Anything else (every reporter, any other text) goes on to the normal handlers untouched.
         """
+        post = update.channel_post
+        if (
+            post is not None
+            and post.chat.id == self.channel_id
+            and post.text
+            and normalise_code(post.text) is not None
+        ):
+            # A natural mistake: the code belongs in a private chat with the bot.
+            log.warning("channel_code_posted_in_channel", extra={"fields": {}})
+            await context.bot.send_message(post.chat.id, CODE_IN_CHANNEL, parse_mode=None)
+            raise ApplicationHandlerStop
         user = update.effective_user
         chat = update.effective_chat
         message = update.message
