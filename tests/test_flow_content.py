@@ -367,3 +367,33 @@ def test_safety_says_telegram_keeps_account_data_and_can_be_made_to_hand_it_over
     kept, compelled = _COMPELLED[lang]
     assert kept in text, f"{lang}: /safety does not say Telegram keeps account data"
     assert compelled in text, f"{lang}: /safety does not say Telegram can be compelled"
+
+
+# --- questions only when they make sense (issue 14.4) ---------------------------------------------
+
+# (follow-up, earlier question, answers after which the follow-up is meaningless)
+_CONTRADICTIONS = [
+    ("pay_when", "pay_received", ["nothing"]),
+    ("punish_by", "punish", ["none"]),
+    ("injury_kind", "injured", ["nobody"]),
+    ("injury_care", "injured", ["nobody"]),
+    ("contact_when", "contact", ["no_contact"]),
+]
+
+
+@pytest.mark.parametrize(("follow_up", "parent", "meaningless"), _CONTRADICTIONS)
+def test_no_follow_up_is_asked_after_an_answer_that_makes_it_meaningless(
+    follow_up: str, parent: str, meaningless: list[str]
+) -> None:
+    from bot.questionnaire.conditions import evaluate
+
+    spec = _spec()
+    kinds = {q.id: q.kind for q in spec.questions}
+    question = next(q for q in spec.questions if q.id == follow_up)
+    assert question.when is not None, f"{follow_up} is always asked"
+    parent_kind = kinds[parent]
+    for cid in meaningless:
+        answer: dict[str, object] = (
+            {"choices": [cid]} if parent_kind is Kind.MULTI else {"choice": cid}
+        )
+        assert not evaluate(question.when, kinds, {parent: answer}), (follow_up, cid)
