@@ -575,3 +575,38 @@ def test_retired_key_still_opens_old_digests_beside_the_new_key(
         for line in (tmp_path / "b" / "reports.jsonl").read_text().splitlines()
     }
     assert reports == {old_ctx.report_id, new_ctx.report_id}
+
+
+def test_a_public_key_given_as_key_says_so_in_one_line(
+    cli: click.Group, team: Team, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    digest = write(tmp_path / "d.bin", digest_of(team, []))
+    pub = keys["alice.key"].with_suffix(".pub")
+    pub.write_text(team.alice.public.token() + "\n")
+    pub.chmod(0o644)  # as public keys are: it must not be told to chmod
+    for given, expected in (
+        (pub, "that is a public key; give your private key file instead"),
+        (keys["bot.pub"], "that is the bot's public key; give it as --bot-key"),
+    ):
+        args: list[str | Path] = [
+            "analyst",
+            "open",
+            digest,
+            "--key",
+            given,
+            "--out",
+            tmp_path / "o",
+        ]
+        result = run(cli, *args, "--bot-key", keys["bot.pub"], "--no-progress")
+        assert result.exit_code == 1
+        [line] = error_lines(result)
+        assert expected in line
+        assert "chmod" not in line
+
+
+def test_every_analyst_command_help_has_examples(cli: click.Group) -> None:
+    for command in (["analyst", "open"], ["analyst", "verify"]):
+        result = run(cli, *command, "--help")
+        assert result.exit_code == 0
+        assert "Examples:" in result.output
+        assert "reportbot " + " ".join(command) in result.output

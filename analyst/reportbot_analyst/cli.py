@@ -272,10 +272,13 @@ def open_cmd(
             )
             for path in key_paths
         ]
-        if not flow_paths:
+        given = bool(flow_paths)
+        if not given:
             shipped = shipped_flows_dir()
             flow_paths = (shipped,) if shipped is not None else ()
         catalog, flow_problems = FlowCatalog.load(list(flow_paths), locales_dir)
+        if not given:
+            flow_problems = []  # a checkout's flows/ is a courtesy; its other files are not flows
         kept, kept_problems = read_workspace_flows(out_dir)
         for flow in kept:
             catalog.add(flow)

@@ -216,9 +216,28 @@ def parse_analyst_key_file(
 
 
 def load_analyst_key(path: Path, passphrase: PassphraseSource) -> AnalystSecretKey:
-    """An analyst key file; refused when others can read it."""
+    """An analyst key file; refused when others can read it, or when it is another kind of key
+    (a public key first: the usual mix-up, named before any talk of permissions)."""
+    _refuse_public_key(path)
     check_private_file(path)
     return parse_analyst_key_file(read_key_text(path), passphrase, source=str(path))
+
+
+def _refuse_public_key(path: Path) -> None:
+    try:
+        head = path.read_bytes()[:64].decode("ascii", "replace").strip()
+    except OSError:
+        return  # check_private_file names what is wrong with the file
+    if head.startswith("rb-analyst-pub-v1:"):
+        raise WrongKeyTypeError(
+            f"{path}: that is a public key; give your private key file instead "
+            f"(--key {path.with_suffix('.key')})"
+        )
+    if head.startswith("rb-bot-verify-v1:"):
+        raise WrongKeyTypeError(
+            f"{path}: that is the bot's public key; give it as --bot-key, and your own "
+            "NAME.key as --key"
+        )
 
 
 def public_of_key_file(path: Path) -> AnalystPublicKey:
