@@ -83,3 +83,43 @@ def test_early_end_and_declined_consent_hand_on_only_what_they_should() -> None:
     declined = final_answers("worker_report_declined", "ru")
     assert declined["outcome"] == "ended_early"
     assert declined["answers"] == {}
+
+
+def test_adding_a_question_to_the_flow_breaks_no_answers_file(tmp_path: Path) -> None:
+    """The dry run of docs/flows.md "Changing a flow safely": a new question in the shipped flow.
+
+    The answers files address questions by id, so every scenario still runs to the same end
+    with the same answers; only the transcript gains the new question (skipped).
+    """
+    import shutil
+
+    repo = Path(__file__).resolve().parent.parent
+    shutil.copytree(repo / "flows", tmp_path / "flows")
+    shutil.copytree(repo / "locales", tmp_path / "locales")
+    flow_file = tmp_path / "flows" / "worker_report.yaml"
+    text = flow_file.read_text(encoding="utf-8")
+    anchor = "  - id: days_off\n"
+    new = "  - id: overtime_paid\n    kind: single\n    choices: [paid, unpaid]\n\n"
+    flow_file.write_text(text.replace(anchor, new + anchor, 1), encoding="utf-8")
+    for lang in LANGS:
+        texts = tmp_path / "locales" / lang / "worker_report.yaml"
+        texts.write_text(
+            texts.read_text(encoding="utf-8")
+            + f"\novertime_paid.prompt: ({lang}) overtime?\n"
+            + f"overtime_paid.choice.paid: ({lang}) paid\n"
+            + f"overtime_paid.choice.unpaid: ({lang}) unpaid\n",
+            encoding="utf-8",
+        )
+    flow, ui = load_texts(flow_file, None)
+    assert "overtime_paid" in [q.id for q in flow.questions]
+    for scenario in SCENARIOS:
+        for lang in LANGS:
+            lines: list[str] = []
+            session = Session(flow, Texts(flow, ui), lang, THIS_YEAR, MemorySink(), lines.append)
+            answers = GOLDEN / "answers" / f"{scenario}.yaml"
+            outcome = run_script(session, load_answers(answers), answers.name)
+            golden = final_answers(scenario, lang)
+            assert outcome.kind == golden["outcome"]
+            assert outcome.answers == golden["answers"]
+            asked = any("(en) overtime?" in line or f"({lang}) overtime?" in line for line in lines)
+            assert asked == (scenario == "worker_report_full")

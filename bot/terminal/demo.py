@@ -492,8 +492,23 @@ ANSWERS_FORMAT = (
 )
 
 
+class ByQuestion(list[Item]):
+    """Answers addressed to questions by id (an answers file ``{by_question: [...]}``).
+
+    Each item names its question with ``at:``; whenever a question is asked, the first unused
+    item for it is given, and a question without one is skipped (an info screen continued).
+    Items without ``at:`` (``edit:``, ``submit``, ``send_now``) are used in order on the review
+    screen, which is sent when they run out. Adding or moving a question in the flow therefore
+    never breaks such a file: the golden transcripts change, the answers do not.
+    """
+
+
 def parse_answers(text: str, name: str) -> list[Item]:
-    """Read an answers file; raise DemoError naming the file, item and problem."""
+    """Read an answers file; raise DemoError naming the file, item and problem.
+
+    A YAML list is taken in order (each ``at:`` is checked); a mapping ``{by_question: [...]}``
+    gives a :class:`ByQuestion`.
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -501,12 +516,14 @@ def parse_answers(text: str, name: str) -> list[Item]:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or "cannot be read"
         raise DemoError(f"{name}: {where}not valid YAML or JSON ({problem})") from None
+    by_question = isinstance(data, dict) and list(data) == ["by_question"]
+    if by_question:
+        assert isinstance(data, dict)  # noqa: S101 - narrowing for mypy
+        data = data["by_question"]
     if not isinstance(data, list) or not data:
         raise DemoError(f"{name}: expected {ANSWERS_FORMAT}")
-    items: list[Item] = []
-    for number, raw in enumerate(data, start=1):
-        items.append(_item(raw, number, name))
-    return items
+    items: list[Item] = [_item(raw, number, name) for number, raw in enumerate(data, start=1)]
+    return ByQuestion(items) if by_question else items
 
 
 def _item(raw: object, number: int, name: str) -> Item:
@@ -593,32 +610,66 @@ def run_script(session: Session, items: Sequence[Item], name: str) -> Outcome:
     """Drive a session from an answers file; every input must be accepted by the flow."""
     if session.outcome is None and session.screen is None:
         session.begin()
-    for item in items:
-        if session.outcome is not None:
-            raise DemoError(
-                f"{name}: item {item.number} ({item.describe()}): the questionnaire already "
-                f"ended ({session.outcome.kind})"
-            )
-        session.show(f"> {item.describe()}")
-        where = _where(session)
-        outputs = session.perform(item_action(session, item, name))
-        for out in outputs:
-            if isinstance(out, Invalid):
-                reason = session.texts.get("en", f"ui.error.{out.code}", **dict(out.values))
-                raise DemoError(
-                    f"{name}: item {item.number} ({item.describe()}) {where} was rejected: "
-                    f"{out.code} ({reason})"
-                )
-            if isinstance(out, Stale):
-                raise DemoError(
-                    f"{name}: item {item.number} ({item.describe()}) does not fit here ({where})"
-                )
+    if isinstance(items, ByQuestion):
+        _run_by_question(session, list(items), name)
+    else:
+        for item in items:
+            _give(session, item, name)
     if session.outcome is None:
         raise DemoError(
             f"{name}: the answers ended before the questionnaire was finished "
             f"({_where(session)}); end with 'submit' on the review screen"
         )
     return session.outcome
+
+
+def _run_by_question(session: Session, unused: list[Item], name: str) -> None:
+    for _ in range(10_000):  # bounded: every round gives one input
+        if session.outcome is not None:
+            return
+        screen = session.screen
+        qid = screen.qid if isinstance(screen, Prompt) else None
+        item = next((i for i in unused if i.at == qid), None)
+        if item is not None:
+            unused.remove(item)
+        elif isinstance(screen, Prompt):
+            item = _unanswered(screen, name)
+        else:
+            item = Item(0, "submit")
+        _give(session, item, name)
+    raise DemoError(f"{name}: the answers go round in circles ({_where(session)})")
+
+
+def _unanswered(prompt: Prompt, name: str) -> Item:
+    """What a question the file does not address gets: skip it (continue an info screen)."""
+    if prompt.can_skip:
+        return Item(0, "skip", at=prompt.qid)
+    ids = [c.cid for c in prompt.choices]
+    if ids == ["continue"]:
+        return Item(0, "continue", at=prompt.qid)
+    raise DemoError(f"{name}: no answer for question '{prompt.qid}', which cannot be skipped")
+
+
+def _give(session: Session, item: Item, name: str) -> None:
+    if session.outcome is not None:
+        raise DemoError(
+            f"{name}: item {item.number} ({item.describe()}): the questionnaire already "
+            f"ended ({session.outcome.kind})"
+        )
+    session.show(f"> {item.describe()}")
+    where = _where(session)
+    outputs = session.perform(item_action(session, item, name))
+    for out in outputs:
+        if isinstance(out, Invalid):
+            reason = session.texts.get("en", f"ui.error.{out.code}", **dict(out.values))
+            raise DemoError(
+                f"{name}: item {item.number} ({item.describe()}) {where} was rejected: "
+                f"{out.code} ({reason})"
+            )
+        if isinstance(out, Stale):
+            raise DemoError(
+                f"{name}: item {item.number} ({item.describe()}) does not fit here ({where})"
+            )
 
 
 def outcome_json(flow: Flow, lang: str, outcome: Outcome) -> str:
