@@ -596,9 +596,61 @@ def check_flows(paths: Iterable[Path], locales_dir: Path | None = None) -> Check
     for texts_dir in ui_dirs:
         if any((texts_dir / lang / UI_FILE).is_file() for lang in LANGUAGES):
             problems += _load_ui(texts_dir)[1]
+        problems += southern_spelling_problems(texts_dir, [f.id for f in flows])
     return CheckReport(tuple(problems), tuple(flows))
 
 
 def check_paths(paths: Iterable[Path], locales_dir: Path | None = None) -> list[Problem]:
     """Every problem in the given flow files and directories (empty when all pass)."""
     return list(check_flows(paths, locales_dir).problems)
+
+
+# ---- the North's spelling (issue 14.5) ---------------------------------------------------------
+
+GLOSSARY_FILE = "glossary.yaml"
+"""``locales/glossary.yaml``: the word choices of the Korean (and Russian) texts, with reasons."""
+
+SPELLING_EXCEPTIONS = frozenset({"ui.language.ko"})
+"""Texts that may name a Southern form on purpose: the language button "조선말 (한국어)"
+serves readers from both sides."""
+
+
+def _southern_forms(locales_dir: Path) -> tuple[list[str], list[Problem]]:
+    parsed = _parse(locales_dir / GLOSSARY_FILE, construct=True)
+    if not parsed.ok:
+        return [], list(parsed.problems)
+    data = parsed.data if isinstance(parsed.data, dict) else {}
+    forms: list[str] = []
+    for term in data.get("terms") or []:
+        if isinstance(term, dict) and term.get("check", True) is not False:
+            forms += [str(form) for form in term.get("south") or [] if str(form)]
+    return forms, []
+
+
+def southern_spelling_problems(locales_dir: Path, flow_ids: Iterable[str]) -> list[Problem]:
+    """A Southern form from the glossary in a Korean flow or ui text, named by file and line.
+
+    Nothing is checked when ``locales_dir`` has no glossary (a test's own texts).
+    """
+    if not (locales_dir / GLOSSARY_FILE).is_file():
+        return []
+    forms, problems = _southern_forms(locales_dir)
+    for name in [*(f"{flow_id}.yaml" for flow_id in flow_ids), UI_FILE]:
+        path = locales_dir / "ko" / name
+        if not path.is_file():
+            continue
+        parsed = _parse(path, construct=False)
+        table, _ = _text_table(parsed)
+        for text_id, text in table.items():
+            hits = [form for form in forms if form in text]
+            if hits and text_id not in SPELLING_EXCEPTIONS:
+                problems.append(
+                    Problem(
+                        parsed.file,
+                        _text_line(parsed.node, text_id),
+                        text_id,
+                        f"Southern spelling {', '.join(hits)} in ko: write the North's form "
+                        f"(locales/{GLOSSARY_FILE}, docs/glossary.md)",
+                    )
+                )
+    return problems
