@@ -12,9 +12,15 @@ from pathlib import Path
 
 from bot.delivery.digests import DigestCloser, close_to_folder
 from bot.delivery.flow_snapshots import FlowSnapshots
-from bot.questionnaire.flow import AnswerValue, Flow
+from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
 from bot.questionnaire.loader import load_flow
-from bot.sealing.envelope import ReportContext, ReportStatus, seal_answer, seal_manifest
+from bot.sealing.envelope import (
+    ReportContext,
+    ReportStatus,
+    seal_answer,
+    seal_attachment,
+    seal_manifest,
+)
 from bot.sealing.keys import BotSigningKey, Recipients
 from storage.base import ReportState
 from storage.memory import MemoryReportStore
@@ -56,6 +62,7 @@ class Report:
     answers: dict[str, AnswerValue]
     lang: str = "ko"
     report_id: str = ""
+    photo: bytes | None = None  # sent as the answer to "evidence"
 
 
 def _valid_answers(flow: Flow, answers: dict[str, AnswerValue]) -> dict[str, AnswerValue]:
@@ -116,6 +123,26 @@ class Bot:
                 seal_answer(self.recipients, ctx, slot=slot, question=qid, answer=answer),
             )
             slots.append(slot)
+        if report.photo is not None:
+            slot = len(slots)
+            media: AnswerValue = {"media": [{"kind": "photo", "ref": "evidence1"}]}
+            await self.store.put_answer(
+                report_id,
+                slot,
+                seal_answer(self.recipients, ctx, slot=slot, question="evidence", answer=media),
+            )
+            envelope = seal_attachment(
+                self.recipients,
+                ctx,
+                slot=slot + 1,
+                question="evidence",
+                ref="evidence1",
+                media=MediaKind.PHOTO,
+                data=report.photo,
+                mime="image/png",
+            )
+            await self.store.put_attachment(report_id, slot + 1, envelope)
+            slots += [slot, slot + 1]
         manifest = seal_manifest(
             self.recipients, ctx, slot=1000, status=ReportStatus.COMPLETE, slots=slots
         )
@@ -130,3 +157,14 @@ class Bot:
 
 def random_marker() -> str:
     return secrets.token_hex(4)
+
+
+def png(width: int = 40, height: int = 30) -> bytes:
+    """A small real PNG (red), as a reporter's photo."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()

@@ -195,7 +195,7 @@ async def test_analyst_install_opens_digests_of_two_flow_versions_outside_a_chec
     for lang in ("ko", "ru"):
         out = desk / f"reports-{lang}"
         args = ("analyst", "open", "channel", "--key", "keys/alice.key", "--out", out)
-        opened = reportbot(*args, "--lang", lang, "--no-progress")
+        opened = reportbot(*args, "--lang", lang, "--html", "--no-progress")
         assert opened.returncode == 0, opened.stderr
         assert opened.stderr == ""  # no "raw ids", no warning of any kind
         docs = [
@@ -207,7 +207,8 @@ async def test_analyst_install_opens_digests_of_two_flow_versions_outside_a_chec
             texts = {a["question"]: a["text"] for a in doc["answers"]}
             assert texts["site"] == old.text(lang, "site.choice.construction")
         before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-        again = reportbot(*args, "--lang", lang, "--no-progress")
+        assert (out / "html" / "index.html").is_file()  # the templates were installed too
+        again = reportbot(*args, "--lang", lang, "--html", "--no-progress")
         assert again.returncode == 0
         assert again.stderr == ""
         assert "added 0 new digest(s), 2 already in the workspace" in again.stdout

@@ -191,7 +191,7 @@ def _report_files(verified: VerifyResult) -> None:
 Examples:
   reportbot analyst open ~/Downloads/Telegram\\ Desktop/ChatExport_2026-12-03 \\
       --key ~/reportbot-keys/alice.key --out ~/reports --lang ko
-  reportbot analyst open 000042.bin 000043.bin --key alice.key --out ~/reports
+  reportbot analyst open 000042.bin 000043.bin --key alice.key --out ~/reports --html
 Open the same export again tomorrow, with more digests: only the new ones are added.""",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -230,6 +230,9 @@ Open the same export again tomorrow, with more digests: only the new ones are ad
 @click.option(
     "--lang", type=click.Choice(LANGUAGES), default="en", show_default=True, help="Labels in."
 )
+@click.option(
+    "--html", is_flag=True, help="Also write the offline HTML report (WORKSPACE/html/index.html)."
+)
 @key_passphrase_file_option
 @click.option("--progress/--no-progress", default=True, help="Progress bar on a terminal.")
 def open_cmd(
@@ -240,6 +243,7 @@ def open_cmd(
     flow_paths: tuple[Path, ...],
     locales_dir: Path | None,
     lang: str,
+    html: bool,
     passphrase_file: Path | None,
     progress: bool,
 ) -> None:
@@ -289,6 +293,12 @@ def open_cmd(
         _report_files(added.verify)
         result = open_digests(workspace.files(), keys, pinned, progress=progress)
         write_output(result, out_dir, catalog, lang, pinned)
+        if html:
+            from reportbot_analyst.html import write_html
+            from reportbot_analyst.toolkit import write_private
+
+            flows = {(f.id, f.version): f for f in catalog}
+            write_html(result.documents, out_dir, flows, lang, write_private)
     except NothingToOpenError as exc:
         _report_files(exc.verify)
         raise click.ClickException(str(exc)) from None

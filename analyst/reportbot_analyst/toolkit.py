@@ -344,6 +344,7 @@ class OpenResult:
     not_for_key: int = 0
     files_written: list[Path] = field(default_factory=list)
     flows: dict[tuple[str, str], FlowRecord] = field(default_factory=dict)  # snapshots seen
+    documents: list[dict[str, Any]] = field(default_factory=list)  # reports.jsonl, as written
 
 
 def _record_key(record: ReportRecord) -> tuple[str, int] | None:
@@ -735,6 +736,7 @@ def write_output(
             "items": _followup_items(rep, files) if rep.follows else [],
         }
         jsonl.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
+        result.documents.append(doc)
         sources.append(
             RowSource(
                 report=rep.report,
