@@ -397,3 +397,63 @@ def test_no_follow_up_is_asked_after_an_answer_that_makes_it_meaningless(
             {"choices": [cid]} if parent_kind is Kind.MULTI else {"choice": cid}
         )
         assert not evaluate(question.when, kinds, {parent: answer}), (follow_up, cid)
+
+
+# --- word choices (issue 14.5): locales/glossary.yaml is the one place they are written --------
+
+
+def _word_choices() -> list[dict[str, object]]:
+    data = yaml.safe_load(GLOSSARY_FILE.read_text(encoding="utf-8"))
+    choices = data["word_choices"]
+    assert isinstance(choices, list)
+    return choices
+
+
+def avoided_words_in(
+    texts: dict[str, str], lang: str, choices: list[dict[str, object]]
+) -> list[tuple[str, str]]:
+    """(text id, avoided form) for every text using a form the glossary says to avoid."""
+    found = []
+    for choice in choices:
+        avoid = choice.get("avoid") or {}
+        exceptions = choice.get("except") or {}
+        assert isinstance(avoid, dict)
+        assert isinstance(exceptions, dict)
+        allowed = exceptions.get(lang, [])
+        for form in avoid.get(lang, []):
+            found += [
+                (tid, form) for tid, text in texts.items() if form in text and tid not in allowed
+            ]
+    return found
+
+
+def test_every_word_choice_says_why() -> None:
+    for choice in _word_choices():
+        assert str(choice.get("reason", "")).strip(), choice.get("meaning")
+        assert choice.get("avoid"), choice.get("meaning")
+
+
+@pytest.mark.parametrize("lang", ["ko", "ru"])
+def test_texts_keep_the_glossarys_word_choices(lang: str) -> None:
+    texts = {**_flow_texts(lang), **_ui_texts(lang)}
+    assert avoided_words_in(texts, lang, _word_choices()) == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("ko", "전에 보고하였습니다"),
+        ("ko", "당신의 번호입니다"),
+        ("ko", "《충성》의 명목으로"),
+        ("ru", "Новое сообщение"),
+        ("ru", "Следит надзиратель"),
+    ],
+)
+def test_word_choice_check_catches_the_old_wording(lang: str, text: str) -> None:
+    assert avoided_words_in({"x.prompt": text}, lang, _word_choices()) != []
+
+
+def test_the_report_is_never_called_by_the_word_for_informing() -> None:
+    """보고 appears only where the flow means informing on others."""
+    texts = {**_flow_texts("ko"), **_ui_texts("ko")}
+    assert [tid for tid, text in texts.items() if "보고" in text] == ["watched.choice.informers"]
