@@ -605,7 +605,13 @@ def test_a_public_key_given_as_key_says_so_in_one_line(
 
 
 def test_every_analyst_command_help_has_examples(cli: click.Group) -> None:
-    for command in (["analyst", "open"], ["analyst", "verify"]):
+    for command in (
+        ["analyst", "open"],
+        ["analyst", "verify"],
+        ["analyst", "verify-channel"],
+        ["analyst", "reply"],
+        ["keys", "new-analyst"],
+    ):
         result = run(cli, *command, "--help")
         assert result.exit_code == 0
         assert "Examples:" in result.output

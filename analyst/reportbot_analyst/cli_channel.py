@@ -15,7 +15,13 @@ def register(analyst: click.Group) -> None:
     analyst.add_command(verify_channel)
 
 
-@click.command("verify-channel")
+@click.command(
+    "verify-channel",
+    epilog="""\b
+Examples:
+  reportbot analyst verify-channel verify-1.bin --key ~/reportbot-keys/alice.key
+  reportbot analyst verify-channel verify-*.bin --key alice.key   (only yours opens)""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--key",

@@ -24,7 +24,13 @@ from bot.cli.demo import (
 from bot.questionnaire.flow import LANGUAGES, Flow
 
 
-@click.command("demo")
+@click.command(
+    "demo",
+    epilog="""\b
+Examples:
+  reportbot demo                      (answer in the terminal, see what analysts get)
+  reportbot demo --lang ko --data demo-data""",
+)
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None, help="Language (else asked).")
 @click.option("--flow", "flow", default=None, help=FLOW_HELP)
 @click.option(

@@ -18,7 +18,13 @@ def register() -> None:
     keys.add_command(new_analyst)
 
 
-@click.command("new-analyst")
+@click.command(
+    "new-analyst",
+    epilog="""\b
+Examples:
+  reportbot keys new-analyst --out ~/reportbot-keys --name alice
+  (asks for a passphrase twice; give alice.pub to the operator, keep alice.key)""",
+)
 @click.option(
     "--out",
     "out_dir",

@@ -50,7 +50,14 @@ def _read_text_file(path: Path) -> str:
         raise click.ClickException(f"{path}: cannot read ({exc.strerror})") from None
 
 
-@click.command("reply")
+@click.command(
+    "reply",
+    epilog="""\b
+Examples:
+  reportbot analyst reply 3f2a... --text "Thank you. We read it." --key alice.key --opened ~/reports
+  reportbot analyst reply 3f2a... --file reply.txt --key alice.key --opened ~/reports
+Then post the reply file it writes in the analyst channel.""",
+)
 @click.argument("report_id")
 @click.option("--text", help="The reply, as it will be shown to the reporter.")
 @click.option(
