@@ -228,7 +228,7 @@ async def test_a_listed_analyst_missing_from_the_channel_is_an_alert_not_a_stop(
     alerts = [r for r in caplog.records if r.getMessage() == "channel_analyst_missing"]
     assert len(alerts) == 1
     assert alerts[0].levelno == logging.ERROR
-    assert alerts[0].fields == {"missing": "2", "listed": 2}  # type: ignore[attr-defined]
+    assert alerts[0].fields == {"missing": "2", "count": 2}  # type: ignore[attr-defined]
     assert str(ANALYST_IDS[1]) not in caplog.text  # a position, never the account's id
 
 

@@ -10,6 +10,7 @@ the reporter's receipt code, ``PrivateKey.from_seed`` only).
 from __future__ import annotations
 
 import ast
+import csv
 import json
 import subprocess
 from pathlib import Path
@@ -208,11 +209,27 @@ async def test_analyst_install_opens_digests_of_two_flow_versions_outside_a_chec
             assert texts["site"] == old.text(lang, "site.choice.construction")
         before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
         assert (out / "html" / "index.html").is_file()  # the templates were installed too
+        # Every column is labelled: no header is a bare question id.
+        header = (out / "reports-worker_report.csv").read_text("utf-8-sig").splitlines()[0]
+        ids = {q.id for q in old.questions} | {"report", "status", "day", "week", "lang"}
+        assert not [h for h in next(csv.reader([header])) if h in ids or h.split(": ")[0] in ids]
         again = reportbot(*args, "--lang", lang, "--html", "--no-progress")
         assert again.returncode == 0
         assert again.stderr == ""
         assert "added 0 new digest(s), 2 already in the workspace" in again.stdout
         assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # A forged re-use of a sequence number (signed with the bot's key) is the one alarm.
+    forger = Bot(Recipients([public]), tmp_path / "forger-data", signing=bot.signing)
+    forger.run([old])
+    await forger.report(Report(old, SAMPLE_ANSWERS))
+    for path in await forger.digest(tmp_path / "forged"):
+        path.rename(channel / f"x-{path.name}")
+    args = ("analyst", "open", "channel", "--key", "keys/alice.key", "--out", desk / "reports-ko")
+    alarmed = reportbot(*args, "--lang", "ko", "--no-progress")
+    assert alarmed.returncode == 1
+    lines = alarmed.stderr.splitlines()
+    assert len([line for line in lines if "ALARM:" in line]) == 1
+    assert [line for line in lines if "ALARM:" not in line and not line.startswith("Error:")] == []
     # The toolkit really ran from the install, not from this checkout.
     where = run_installed(
         analyst_venv,

@@ -151,7 +151,7 @@ class DigestSender:
                 extra={
                     "fields": {
                         "missing": ",".join(str(n) for n in missing),
-                        "listed": len(self.checker.listed),
+                        "count": len(self.checker.listed),  # accounts listed
                     }
                 },
             )
