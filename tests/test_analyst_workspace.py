@@ -316,3 +316,20 @@ async def test_a_telegram_desktop_export_is_opened_as_it_is(
     assert "added 0 new digest(s), 3 already" in again.stdout
     parent = open_cli(cli, desk, out, export.parent)
     assert "added 0 new digest(s), 3 already" in parent.stdout
+
+
+async def test_a_whole_account_export_reads_only_its_private_channels(
+    cli: click.Group, desk: Desk, tmp_path: Path
+) -> None:
+    await desk.bot.report(Report(shipped_flow(), SAMPLE_ANSWERS))
+    posted = await desk.bot.digest(tmp_path / "channel")
+    export = _export(tmp_path / "DataExport_2026-12-03", posted, [])
+    chat = json.loads((export / "result.json").read_text("utf-8"))
+    (export / "files" / "holiday.jpg").write_bytes(b"\xff\xd8 not a digest")
+    other = {"id": 7, "type": "personal_chat", "messages": [{"id": 1, "file": "files/holiday.jpg"}]}
+    account = {"about": "...", "chats": {"about": "...", "list": [other, chat]}}
+    (export / "result.json").write_text(json.dumps(account), "utf-8")
+    result = open_cli(cli, desk, tmp_path / "ws", export)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # the personal chat's photo is not even looked at
+    assert "added 1 new digest(s) (#1-#1)" in result.stdout

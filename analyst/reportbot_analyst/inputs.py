@@ -11,7 +11,8 @@ folder (or its ``result.json``). A folder that is not an export stands for the f
 for every export directly inside it (``ChatExport_2026-12-03`` ...).
 
 Files that are not digests but are posted in the channel (setup challenges ``verify-N.bin``,
-analysts' replies) are left out quietly.
+analysts' replies) are left out quietly. A whole-account export ("Export Telegram data", its
+``result.json`` holding ``chats.list``) works too: the messages of its private channels are read.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def _export(root: Path, out: Inputs) -> None:
             f"{index}: not a Telegram Desktop export (export again with format "
             "'Machine-readable JSON')"
         ) from None
-    messages = doc.get("messages") if isinstance(doc, dict) else None
-    if not isinstance(messages, list):
+    messages = _messages(doc)
+    if messages is None:
         raise InputError(f"{index}: no messages list: not a Telegram Desktop chat export")
     out.exports += 1
     not_included = 0
@@ -77,6 +78,26 @@ def _export(root: Path, out: Inputs) -> None:
             f"{index}: {not_included} document(s) were not included in the export: export "
             "again with 'Files' ticked and the size limit at its maximum"
         )
+
+
+def _messages(doc: object) -> list[object] | None:
+    """A chat export's messages; from a whole-account export ("Export Telegram data", with
+    ``chats.list``), the messages of its private channels."""
+    if not isinstance(doc, dict):
+        return None
+    messages = doc.get("messages")
+    if isinstance(messages, list):
+        return messages
+    chats = doc.get("chats")
+    listed = chats.get("list") if isinstance(chats, dict) else None
+    if not isinstance(listed, list):
+        return None
+    out: list[object] = []
+    for chat in listed:
+        if isinstance(chat, dict) and chat.get("type") == "private_channel":
+            found = chat.get("messages")
+            out += found if isinstance(found, list) else []
+    return out
 
 
 def _is_export(folder: Path) -> bool:
