@@ -133,7 +133,7 @@ def test_the_report_renders_in_a_real_browser_with_screenshots(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     index = workspace / "html" / "index.html"
     dom = browser("--dump-dom", index.as_uri(), profile=tmp_path / "p")
-    assert "<title>보고 개요</title>" in dom
+    assert "<title>이야기 개요</title>" in dom
     assert dom.count("<rect") >= 5  # the week, site, place, ongoing and multi-select charts
     assert "지금도 계속되고있습니까?" in dom  # the "ongoing" chart, titled in Korean
     for page in [

@@ -53,13 +53,13 @@ footer{margin-top:2rem;color:#555;font-size:.85rem}
 EXTRA_WORDS: Final[dict[str, dict[str, str]]] = {
     "overview": {"ko": "개요", "ru": "обзор", "en": "overview"},
     "list": {"ko": "목록", "ru": "список", "en": "list"},
-    "reports": {"ko": "보고", "ru": "отчёты", "en": "reports"},
-    "title": {"ko": "보고 개요", "ru": "Обзор отчётов", "en": "Reports: overview"},
-    "list_title": {"ko": "모든 보고", "ru": "Все отчёты", "en": "All reports"},
-    "per_week": {"ko": "주별 보고", "ru": "Отчёты по неделям", "en": "Reports per week"},
+    "reports": {"ko": "이야기", "ru": "рассказы", "en": "reports"},
+    "title": {"ko": "이야기 개요", "ru": "Обзор рассказов", "en": "Reports: overview"},
+    "list_title": {"ko": "모든 이야기", "ru": "Все рассказы", "en": "All reports"},
+    "per_week": {"ko": "주별 이야기", "ru": "Рассказы по неделям", "en": "Reports per week"},
     "footer": {
-        "ko": "이 파일들은 암호를 푼 보고입니다. 암호화된 디스크에만 두십시오.",
-        "ru": "Это расшифрованные отчёты: храните их только на зашифрованном диске.",
+        "ko": "이 파일들은 암호를 푼 이야기입니다. 암호화된 디스크에만 두십시오.",
+        "ru": "Это расшифрованные рассказы: храните их только на зашифрованном диске.",
         "en": "These are decrypted reports: keep them on an encrypted disk only.",
     },
     "not_stripped": {

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Final
 
 WORDS: Final[dict[str, dict[str, str]]] = {
-    "report": {"ko": "보고 번호", "ru": "отчёт", "en": "report"},
+    "report": {"ko": "이야기 번호", "ru": "рассказ", "en": "report"},
     "status": {"ko": "상태", "ru": "статус", "en": "status"},
     "day": {"ko": "날자", "ru": "день", "en": "day"},
     "week": {"ko": "주", "ru": "неделя", "en": "week"},
     "flow_version": {"ko": "질문지 판", "ru": "версия анкеты", "en": "flow version"},
-    "lang": {"ko": "보고자의 언어", "ru": "язык автора", "en": "reporter's language"},
+    "lang": {"ko": "쓴 사람의 언어", "ru": "язык автора", "en": "reporter's language"},
     "digests": {"ko": "요약 파일", "ru": "дайджесты", "en": "digests"},
     "followups": {"ko": "추가한 내용", "ru": "дополнения", "en": "follow-ups"},
     "attachments": {"ko": "첨부 파일", "ru": "вложения", "en": "attachments"},
@@ -46,7 +46,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
     "label": {"ko": "표시", "ru": "подпись", "en": "label"},
     "versions": {"ko": "질문지 판", "ru": "версии анкеты", "en": "flow versions"},
     "value": {"ko": "값", "ru": "значение", "en": "value"},
-    "reports_sheet": {"ko": "보고", "ru": "отчёты", "en": "reports"},
+    "reports_sheet": {"ko": "이야기", "ru": "рассказы", "en": "reports"},
     "codebook_sheet": {"ko": "코드표", "ru": "кодовая книга", "en": "codebook"},
 }
 
