@@ -170,6 +170,7 @@ class BotRuntime:
 
     async def post_init(self, app: App) -> None:
         await self._set_menu(app)
+        await self.chats.load_orphans()  # message ids a previous run could not erase
         await self._close_orphans()
 
     async def post_stop(self, app: App) -> None:

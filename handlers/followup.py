@@ -106,11 +106,14 @@ class Followups:
             log.error("receipt_not_issued", extra={"fields": {"exc_type": exception_types(exc)}})
             return None
 
-    async def show(self, turn: Turn, receipt: IssuedReceipt) -> None:
-        """The code, once, in a fresh conversation so that a quick exit deletes it too."""
+    async def show(self, turn: Turn, receipt: IssuedReceipt, lead: str) -> None:
+        """ "Sent" (``lead``) and the code in one message, shown before the conversation is
+        erased and left on screen (also through a restart) until "I saved the code"; a quick
+        exit or /panic deletes it with everything else."""
         render = self.chats.render
-        conv = await self.chats.fresh_conversation(turn)
-        text = render.ui_text(turn.lang, "ui.done.receipt", code=receipt.code.display())
+        conv = turn.conv
+        code = render.ui_text(turn.lang, "ui.done.receipt", code=receipt.code.display())
+        text = f"{lead}\n\n{code}"
         rows = [
             [
                 render.button(
@@ -124,7 +127,7 @@ class Followups:
                 )
             ],
         ]
-        await turn.say(text, screen=Screen(text, InlineKeyboardMarkup(rows)))
+        await self.chats.keep_on_screen(turn, text, Screen(text, InlineKeyboardMarkup(rows)))
 
     async def _receipt_kept(self, turn: Turn) -> None:
         """Any "I saved the code" button deletes the message it is on (a receipt), stale or not."""
@@ -132,8 +135,7 @@ class Followups:
         if mid is None:
             return
         await turn.delete([mid])
-        if mid in turn.conv.message_ids:
-            turn.conv.message_ids.remove(mid)
+        await self.chats.forget_deleted(turn.conv, [mid])
 
     # ==== the hook: every private update passes here first ====
     async def handle(self, turn: Turn, update: Update) -> bool:
@@ -221,7 +223,7 @@ class Followups:
                 await self._send(turn, session)
             else:
                 await self._leave(turn, session, erase=True)
-                await turn.say(self._text(turn, "ui.ended.neutral"), record=False)
+                await self.chats.exit_with(turn, self._text(turn, "ui.ended.neutral"))
             return True
         if name in ("start", "language"):
             await self._leave(turn, session, erase=True)
@@ -372,16 +374,14 @@ class Followups:
         added = session.opened
         await self._close(session, ReportState.COMPLETE)
         self.sessions.pop(turn.user_id)
-        await self.chats.erase(turn)
-        lines = ["ui.followup.sent" if added else "ui.followup.nothing_added", "ui.done.come_back"]
-        for text_id in lines:
-            await turn.say(self._text(turn, text_id), record=False)
+        text_id = "ui.followup.sent" if added else "ui.followup.nothing_added"
+        await self.chats.end_with(turn, self._text(turn, text_id))
 
     async def _quick_exit(self, turn: Turn, session: FollowupSession) -> None:
         """Erase first (someone may be looking), then keep what was added."""
         self.sessions.pop(turn.user_id)
         await self.chats.erase(turn)
-        await turn.say(self._text(turn, "ui.ended.neutral"), record=False)
+        await self.chats.exit_with(turn, self._text(turn, "ui.ended.neutral"))
         await self._close(session, ReportState.INTERRUPTED)
 
     async def _leave(self, turn: Turn, session: FollowupSession, *, erase: bool = False) -> None:
@@ -392,6 +392,7 @@ class Followups:
             turn.conv.message_ids.clear()
             turn.conv.prompt_message_id = None
             await turn.delete(ids)
+            await self.chats.forget_deleted(turn.conv, ids)
         await self._close(session, ReportState.INTERRUPTED)
 
     # ==== jobs ====

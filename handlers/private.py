@@ -12,12 +12,14 @@ words it from the locale files. This module does the Telegram side only:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from telegram import CallbackQuery, Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.ops.logging import exception_types
@@ -58,11 +60,12 @@ from bot.receipts.service import IssuedReceipt
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
 from handlers.limits import FloodLimits, Verdict
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
-from handlers.render import Renderer
+from handlers.render import Renderer, Screen
 from handlers.reports import ReportDraft, ReportWriter
-from handlers.state import Conversation, KeyedLocks, Leftover
+from handlers.state import Conversation, KeyedLocks, Leftover, Orphan
 from handlers.turn import Bot, IncomingFile, Turn, incoming_file
 from storage.base import ReportId, ReportState
+from storage.errors import StorageError
 
 log = logging.getLogger("handlers.private")
 
@@ -70,6 +73,14 @@ LEFTOVER_SECONDS = 47 * 3600.0
 """Telegram lets a bot delete messages for 48 hours; after that the ids are useless."""
 
 COMMANDS = ("start", "language", "help", "safety", "cancel", "panic")
+
+LAST_WORD_SECONDS = 30.0
+"""How long the bot's last line after an erase stays before the bot deletes it too."""
+
+MAX_PROBED_ORPHANS = 50
+"""After a restart, how many unclaimed conversations are tried in a newcomer's chat."""
+
+_START_LIKE = frozenset({"start", "language", "followup"})
 
 
 class ReceiptIssuer(Protocol):
@@ -79,8 +90,8 @@ class ReceiptIssuer(Protocol):
         """Before a report is closed: make its receipt (the reply key goes into the manifest)."""
         ...
 
-    async def show(self, turn: Turn, receipt: IssuedReceipt) -> None:
-        """After the conversation is erased: show the code once."""
+    async def show(self, turn: Turn, receipt: IssuedReceipt, lead: str) -> None:
+        """Before the conversation is erased: "sent" (``lead``) and the code, kept on screen."""
         ...
 
     async def handle(self, turn: Turn, update: Update) -> bool:
@@ -99,6 +110,30 @@ def guess_language(code: str | None, languages: Sequence[str]) -> str:
         if base in languages:
             return base
     return languages[0]
+
+
+def _command_of(update: Update) -> str | None:
+    msg = update.message
+    if msg is None or msg.text is None or not msg.text.startswith("/"):
+        return None
+    return msg.text.split(maxsplit=1)[0][1:].partition("@")[0].lower()
+
+
+def _is_exit(update: Update) -> bool:
+    """/panic or a quick-exit button: erase and say nothing about what happened."""
+    if _command_of(update) == "panic":
+        return True
+    query = update.callback_query
+    if query is None:
+        return False
+    try:
+        return decode(query.data).op is Op.EXIT
+    except CallbackError:
+        return False
+
+
+def _is_start_like(update: Update) -> bool:
+    return _command_of(update) in _START_LIKE
 
 
 def _update_kind(update: Update) -> str:
@@ -148,6 +183,10 @@ class ReporterChats:
         )
         self.leftovers: PseudonymMap[Leftover] = PseudonymMap(keys, settings.max_open_conversations)
         self.locks = KeyedLocks()
+        self.store = writer.store
+        self.orphans: dict[bytes, Orphan] = {}
+        self.last_word_seconds = LAST_WORD_SECONDS
+        self._last_words: dict[asyncio.Task[None], tuple[Bot, int, Conversation, int]] = {}
 
     # ==== entry point ====
     async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -179,20 +218,33 @@ class ReporterChats:
             if conv is not None and update.message is not None:
                 conv.record(update.message.message_id)
             return
+        created = conv is None
         if conv is None:
             conv = Conversation(nonce=new_nonce(), last_seen=self.monotonic())
             for evicted in self.conversations.put(user_id, conv):
-                await self._close_unattended(evicted)
+                await self._evicted(evicted)
         conv.last_seen = self.monotonic()
         lang = conv.lang or guess_language(language_code, self.languages)
-        turn = Turn(bot, chat_id, user_id, conv, lang, query=update.callback_query)
+        turn = Turn(
+            bot, chat_id, user_id, conv, lang, query=update.callback_query, journal=self.save
+        )
+        restored = created and bool(self.orphans) and await self._claim_orphans(turn)
         if update.message is not None:
             conv.record(update.message.message_id)
+            await self.save(conv)
         leftover = self.leftovers.pop(user_id)
-        if leftover is not None and leftover.expires > self.monotonic():
-            await turn.delete(leftover.message_ids)
-            if leftover.answers_kept:
-                await turn.say(self.render.ui_text(lang, "ui.timeout.kept"))
+        if leftover is not None:
+            if leftover.expires > self.monotonic():
+                await turn.delete(leftover.message_ids)
+                if leftover.answers_kept:
+                    await turn.say(self.render.ui_text(lang, "ui.timeout.kept"))
+            await self._forget(leftover.erase_key)
+        if restored and not _is_exit(update):
+            # the bot was restarted mid-conversation: say so plainly, and how to go on
+            await turn.say(self.render.ui_text(lang, "ui.restart.kept"))
+            if not _is_start_like(update):
+                await turn.answer_query()
+                return
 
         if verdict is Verdict.WARN:
             if update.callback_query is not None:
@@ -330,9 +382,14 @@ class ReporterChats:
             await self._quick_exit(turn)
             return
         if cb.nonce != conv.nonce:
-            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            turn.toast = self._stale_text(turn)
             return
         await self._dispatch_button(turn, cb)
+
+    def _stale_text(self, turn: Turn) -> str:
+        """An old button: "answer the latest question" only when a question is open."""
+        text_id = "ui.error.stale_button" if turn.conv.active else "ui.error.ended_button"
+        return self.render.ui_text(turn.lang, text_id)
 
     async def _dispatch_button(self, turn: Turn, cb: Callback) -> None:
         conv = turn.conv
@@ -340,7 +397,7 @@ class ReporterChats:
             await self._choose_language(turn, cb.qid)
             return
         if conv.state is None:
-            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+            turn.toast = self._stale_text(turn)
             return
         if cb.op in (Op.SEND_ANSWERED, Op.DISCARD, Op.RESUME):
             await self._cancel_choice(turn, cb.op)
@@ -445,24 +502,28 @@ class ReporterChats:
     async def _end(
         self, turn: Turn, ending: Finished | EndedEarly | Cancelled | Interrupted
     ) -> None:
-        """Close the report (committed first), then erase the chat and leave a short word."""
+        """End a report so that a crash at any step leaves one report and, once "sent" is on
+        screen, a working code: (1) the receipt's tag is stored, (2) the report is closed with
+        the reply key (committed), (3) "sent" and the code are shown, noted in the store as kept,
+        (4) everything else of the conversation is erased. A crash before (2) leaves the report
+        open, closed as interrupted at the next start; after (2) it is complete; either way the
+        reporter's next message after the restart erases the rest and says the answers were
+        kept, so nobody is led to report twice."""
         conv = turn.conv
         lang = turn.lang
-        come_back = self.render.ui_text(lang, "ui.done.come_back")
-        lines: list[str]
         match ending:
             case Finished(answers=answers):
                 state: ReportState | None = ReportState.COMPLETE
-                lines = [self.render.ui_text(lang, "ui.done.thanks")]
+                lead = self.render.ui_text(lang, "ui.done.thanks")
             case EndedEarly(end_id=end_id, answers=answers):
                 state = ReportState.COMPLETE if answers else None
-                lines = [self.render.text(lang, end_id)]
+                lead = self.render.text(lang, end_id)
             case Cancelled(answers=answers):
                 state = ReportState.INTERRUPTED  # "send what I answered": kept, not finished
-                lines = [self.render.ui_text(lang, "ui.cancel.sent")]
+                lead = self.render.ui_text(lang, "ui.cancel.sent")
             case Interrupted(answers=answers):
                 state = ReportState.INTERRUPTED
-                lines = [self.render.ui_text(lang, "ui.timeout.kept")]
+                lead = self.render.ui_text(lang, "ui.timeout.kept")
         draft = conv.draft
         receipt: IssuedReceipt | None = None
         if draft is not None:
@@ -473,22 +534,69 @@ class ReporterChats:
                     receipt = await self.receipts.issue(draft.report_id)
                 reply_key = receipt.reply_key if receipt is not None else None
                 await self.writer.close(draft, state, answers, reply_key)
-        lines.append(come_back)
-        await self.erase(turn)
-        for line in lines:
-            await turn.say(line, record=False)
         if receipt is not None and self.receipts is not None:
-            await self.receipts.show(turn, receipt)
+            await self.receipts.show(turn, receipt, lead)  # until "I saved the code"
+            await self.erase(turn, spare_kept=True)
+        else:
+            await self.end_with(turn, lead)
 
-    async def erase(self, turn: Turn) -> None:
-        """Forget the conversation and delete every message of it (both directions)."""
-        await turn.delete(self._wipe(turn))
+    async def end_with(self, turn: Turn, text: str) -> None:
+        """A last word that matters ("sent"): shown before the erase, so a crash between the two
+        still leaves it; then the rest is erased, and the word goes after a short while."""
+        mid = await self.keep_on_screen(turn, text)
+        await self.erase(turn, spare_kept=True)
+        self._delete_later(turn, mid)
+
+    async def exit_with(self, turn: Turn, text: str) -> None:
+        """After an erase (quick exit, /panic, discard): one neutral line, deleted after a short
+        while or with the reporter's next message. Not noted in the store: after a crash it
+        stays, saying nothing."""
+        conv = await self.fresh_conversation(turn)
+        mid = await turn.say(text, record=False)
+        conv.message_ids.append(mid)
+        self._delete_later(turn, mid)
+
+    async def keep_on_screen(self, turn: Turn, text: str, screen: Screen | None = None) -> int:
+        """Send a message that the erase at the end of a report leaves on screen."""
+        mid = await turn.say(text, screen=screen, record=False)
+        turn.conv.record(mid)
+        turn.conv.kept.add(mid)
+        await self.save(turn.conv)
+        return mid
+
+    async def erase(self, turn: Turn, *, spare_kept: bool = False) -> None:
+        """Forget the conversation and delete every message of it (both directions).
+
+        ``spare_kept``: leave what :meth:`keep_on_screen` showed, in a fresh conversation that
+        goes on with the same store key (a later quick exit or /panic deletes it too).
+        """
+        conv = turn.conv
+        key = conv.erase_key
+        kept = [m for m in conv.message_ids if m in conv.kept] if spare_kept else []
+        ids = [m for m in self._wipe(turn) if m not in kept]
+        await turn.delete(ids)
+        if not kept:
+            await self._forget(key)
+            return
+        await self._forget(key, ids)
+        fresh = await self.fresh_conversation(turn)
+        fresh.erase_key = key
+        fresh.message_ids = kept
+        fresh.kept = set(kept)
+
+    async def forget_deleted(self, conv: Conversation, ids: Sequence[int]) -> None:
+        """Messages of ``conv`` deleted outside an erase (a receipt the reporter noted)."""
+        for mid in ids:
+            if mid in conv.message_ids:
+                conv.message_ids.remove(mid)
+            conv.kept.discard(mid)
+        await self._forget(conv.erase_key, ids)
 
     async def fresh_conversation(self, turn: Turn) -> Conversation:
         """A new, empty conversation for this reporter in ``turn`` (after the old was erased)."""
         conv = Conversation(nonce=new_nonce(), last_seen=self.monotonic(), lang=turn.lang)
         for evicted in self.conversations.put(turn.user_id, conv):
-            await self._close_unattended(evicted)
+            await self._evicted(evicted)
         turn.conv = conv
         return conv
 
@@ -563,7 +671,7 @@ class ReporterChats:
         if draft is not None:
             await self.writer.discard(draft)
         await self.erase(turn)
-        await turn.say(self.render.ui_text(turn.lang, "ui.cancel.discarded"), record=False)
+        await self.exit_with(turn, self.render.ui_text(turn.lang, "ui.cancel.discarded"))
 
     async def _quick_exit(self, turn: Turn) -> None:
         """Erase first (someone may be looking), then keep what was answered."""
@@ -571,7 +679,7 @@ class ReporterChats:
         draft = conv.draft
         answers = self._answers_so_far(conv)
         await self.erase(turn)
-        await turn.say(self.render.ui_text(turn.lang, "ui.ended.neutral"), record=False)
+        await self.exit_with(turn, self.render.ui_text(turn.lang, "ui.ended.neutral"))
         if draft is not None:
             await self._keep(draft, answers)
 
@@ -627,6 +735,120 @@ class ReporterChats:
         if conv is not None:
             conv.record(message_id)
 
+    # ==== erasing that survives a restart ====
+    async def save(self, conv: Conversation) -> None:
+        """Write the ids recorded since the last save to the store, under the conversation's
+        random key (never a chat id). A failure costs only erasing after a restart."""
+        if not conv.unsaved:
+            return
+        ids, conv.unsaved = conv.unsaved, []
+        plain = [m for m in ids if m not in conv.kept]
+        kept = [m for m in ids if m in conv.kept]
+        try:
+            if plain:
+                await self.store.remember_messages(conv.erase_key, plain)
+            if kept:
+                await self.store.remember_messages(conv.erase_key, kept, keep=True)
+        except (StorageError, ValueError) as exc:
+            log.warning("erase_note_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+
+    async def _forget(self, key: bytes, ids: Sequence[int] | None = None) -> None:
+        if not key:
+            return
+        try:
+            await self.store.forget_messages(key, ids)
+        except (StorageError, ValueError) as exc:
+            log.warning("erase_note_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+
+    async def load_orphans(self) -> None:
+        """At start: the conversations a previous run could not erase (nobody's, for now)."""
+        for key, noted in (await self.store.messages_to_erase()).items():
+            self.orphans[key] = Orphan(key, [m for m, _ in noted], {m for m, k in noted if k})
+        if self.orphans:
+            log.info("erase_orphans_loaded", extra={"fields": {"count": len(self.orphans)}})
+
+    def _orphan(self, key: bytes, ids: Sequence[int], kept: set[int]) -> None:
+        if key and ids:
+            self.orphans[key] = Orphan(key, list(ids), set(kept))
+
+    async def _evicted(self, conv: Conversation) -> None:
+        """Pushed out of memory: keep the answers; its messages wait for their reporter."""
+        await self.save(conv)
+        self._orphan(conv.erase_key, conv.message_ids, conv.kept)
+        await self._close_unattended(conv)
+
+    async def _claim_orphans(self, turn: Turn) -> bool:
+        """A reporter with no conversation in memory writes: are unclaimed messages theirs?
+
+        The pressed button's message names its conversation at once. Otherwise each unclaimed
+        conversation (newest first, at most :data:`MAX_PROBED_ORPHANS`) is tried by deleting one
+        of its messages in this chat: Telegram refuses when the message is not in this chat.
+        What is found is deleted, all but a receipt not yet noted, which stays on screen.
+        """
+        mid = turn.query_message_id
+        direct = [o for o in self.orphans.values() if mid is not None and mid in o.message_ids]
+        found: list[Orphan] = list(direct)
+        erased = False
+        if not found:
+            newest = sorted(
+                self.orphans.values(), key=lambda o: max(o.message_ids, default=0), reverse=True
+            )
+            for orphan in newest[:MAX_PROBED_ORPHANS]:
+                probe = await self._probe(turn, orphan)
+                if probe is None:
+                    break  # Telegram is refusing for another reason: try again another time
+                if probe:
+                    found.append(orphan)
+                    erased = True
+        for orphan in found:
+            self.orphans.pop(orphan.erase_key, None)
+            gone = [m for m in orphan.message_ids if m not in orphan.kept]
+            await turn.delete(gone)
+            erased = erased or bool(gone)
+            kept = [m for m in orphan.message_ids if m in orphan.kept]
+            await self._forget(orphan.erase_key)
+            for m in kept:
+                turn.conv.record(m)
+                turn.conv.kept.add(m)
+            await self.save(turn.conv)
+        if found:
+            log.info("erase_orphans_claimed", extra={"fields": {"count": len(found)}})
+        return erased
+
+    async def _probe(self, turn: Turn, orphan: Orphan) -> bool | None:
+        for mid in orphan.probes():
+            try:
+                await turn.bot.delete_message(turn.chat_id, mid)
+            except BadRequest:
+                continue  # not in this chat (or already gone)
+            except TelegramError:
+                return None
+            orphan.message_ids.remove(mid)
+            return True
+        return False
+
+    def _delete_later(self, turn: Turn, mid: int) -> None:
+        """Delete the last word after :attr:`last_word_seconds` (if it is still there). The chat
+        id is held that long, in this task only."""
+        bot, chat_id, conv = turn.bot, turn.chat_id, turn.conv
+
+        async def later() -> None:
+            await asyncio.sleep(self.last_word_seconds)
+            await self._delete_now(bot, chat_id, conv, mid)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._last_words[task] = (bot, chat_id, conv, mid)
+        task.add_done_callback(lambda t: self._last_words.pop(t, None))
+
+    async def _delete_now(self, bot: Bot, chat_id: int, conv: Conversation, mid: int) -> None:
+        if mid not in conv.message_ids:
+            return  # already erased with the rest
+        await self.forget_deleted(conv, [mid])
+        try:
+            await bot.delete_message(chat_id, mid)
+        except TelegramError as exc:
+            log.debug("last_word_gone", extra={"fields": {"exc_type": exception_types(exc)}})
+
     # ==== jobs ====
     async def sweep(self, context: ContextTypes.DEFAULT_TYPE | None = None) -> int:
         """End conversations idle longer than the timeout; returns how many ended."""
@@ -639,16 +861,20 @@ class ReporterChats:
             self.conversations.pop_key(key)
             kept = conv.draft is not None
             ids = list(conv.message_ids)
+            await self.save(conv)
             try:
                 await self._close_unattended(conv)
             except Exception as exc:
                 log.error("idle_close_failed", extra={"fields": {"exc_type": exception_types(exc)}})
             if ids:
-                self.leftovers.put_key(key, Leftover(ids, kept, now + LEFTOVER_SECONDS))
+                leftover = Leftover(ids, kept, now + LEFTOVER_SECONDS, conv.erase_key)
+                for pushed in self.leftovers.put_key(key, leftover):
+                    self._orphan(pushed.erase_key, pushed.message_ids, set())
             ended += 1
         for key, leftover in list(self.leftovers.items()):
             if leftover.expires <= now:
                 self.leftovers.pop_key(key)
+                await self._forget(leftover.erase_key)
         self.limits.forget_idle()
         if self.receipts is not None:
             await self.receipts.sweep()
@@ -659,14 +885,25 @@ class ReporterChats:
     async def rotate_keys(self, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
         self.keys.rotate()
         for conv in self.conversations.drop_unreachable():
-            await self._close_unattended(conv)
-        self.leftovers.drop_unreachable()
+            await self._evicted(conv)
+        for leftover in self.leftovers.drop_unreachable():
+            self._orphan(leftover.erase_key, leftover.message_ids, set())
         log.info("pseudonym_key_rotated")
 
     async def close_all(self) -> None:
-        """At shutdown: keep every open report's answers (closed as interrupted)."""
+        """At shutdown: keep every open report's answers (closed as interrupted).
+
+        The chats cannot be erased now (the bot holds no chat id); their message ids are in the
+        store, and the reporter's next message after the restart erases them. Last words whose
+        deletion is pending are deleted now.
+        """
+        for task, (bot, chat_id, conv, mid) in list(self._last_words.items()):
+            task.cancel()
+            await self._delete_now(bot, chat_id, conv, mid)
+        self._last_words.clear()
         for key, conv in list(self.conversations.items()):
             self.conversations.pop_key(key)
+            await self.save(conv)
             await self._close_unattended(conv)
         if self.receipts is not None:
             await self.receipts.close_all()

@@ -8,11 +8,17 @@ is only at hand while an update from that chat is handled.
 When a conversation times out nobody is there to tell, and without the chat id its messages
 cannot be deleted then; the ids are kept as a :class:`Leftover` under the pseudonym, and deleted
 (with a word that the answers were kept) when the reporter next writes, within Telegram's 48 hours.
+
+Every recorded message id is also written to the store under the conversation's ``erase_key`` (16
+random bytes, unrelated to the reporter) so that erasing survives a restart; after one, those
+ids are :class:`Orphan` s: nobody knows whose they are until the reporter writes again
+(``handlers.private``, "after a restart").
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +26,7 @@ from dataclasses import dataclass, field
 from bot.questionnaire.engine import ACTIVE_PHASES, State
 from handlers.pseudonyms import Pseudonym
 from handlers.reports import ReportDraft
+from storage.base import ERASE_KEY_BYTES
 
 MAX_MESSAGE_IDS = 5_000
 """Messages remembered for deletion per conversation (a flood cannot grow it further)."""
@@ -38,6 +45,11 @@ class Conversation:
     awaiting_cancel: bool = False
     files_received: int = 0
     max_files: int | None = None
+    erase_key: bytes = field(default_factory=lambda: secrets.token_bytes(ERASE_KEY_BYTES))
+    unsaved: list[int] = field(default_factory=list)
+    """Recorded ids not yet written to the store (``ReporterChats.save``)."""
+    kept: set[int] = field(default_factory=set)
+    """Messages an erase at the end of a report leaves on screen (the receipt, the last word)."""
 
     def record(self, message_id: int | None) -> None:
         if message_id is None or message_id in self.message_ids[-8:]:
@@ -46,6 +58,8 @@ class Conversation:
             # Keep the first ones (the answers) and the newest; a flood's middle is lost.
             del self.message_ids[MAX_MESSAGE_IDS // 2]
         self.message_ids.append(message_id)
+        if len(self.unsaved) < MAX_MESSAGE_IDS:
+            self.unsaved.append(message_id)
 
     @property
     def active(self) -> bool:
@@ -63,6 +77,21 @@ class Leftover:
     message_ids: list[int]
     answers_kept: bool
     expires: float
+    erase_key: bytes = b""
+
+
+@dataclass(slots=True)
+class Orphan:
+    """Message ids in the store whose chat nobody knows: left by a run that stopped, or by a
+    conversation pushed out of memory. ``kept``: ids to leave on screen (a receipt)."""
+
+    erase_key: bytes
+    message_ids: list[int]
+    kept: set[int] = field(default_factory=set)
+
+    def probes(self) -> list[int]:
+        """The newest ids that may be deleted: trying one in a chat tells whether it is there."""
+        return sorted((m for m in self.message_ids if m not in self.kept), reverse=True)[:2]
 
 
 class KeyedLocks:

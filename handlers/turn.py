@@ -8,7 +8,7 @@ for deletion, every deletion goes in batches, and a pressed button is always ans
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from telegram import CallbackQuery, Message
@@ -78,6 +78,8 @@ class Turn:
     query: CallbackQuery | None = None
     toast: str | None = None
     extra_ids: list[int] = field(default_factory=list)
+    journal: Callable[[Conversation], Awaitable[None]] | None = None
+    """Writes a conversation's newly recorded ids to the store (erasing survives a restart)."""
 
     @property
     def query_message_id(self) -> int | None:
@@ -97,6 +99,8 @@ class Turn:
         )
         if record:
             self.conv.record(msg.message_id)
+            if self.journal is not None:
+                await self.journal(self.conv)
         return msg.message_id
 
     async def show(self, screen: Screen, *, edit: bool = True) -> None:

@@ -322,3 +322,13 @@ async def walk(
             else:
                 raise AssertionError(f"unknown action {kind}")
     raise AssertionError("the walk did not reach the review screen")
+
+
+def open_conversations(bot: BotHarness) -> int:
+    """Conversations with a report under way (after an erase only the bot's last word, which it
+    deletes later, is remembered for that reporter)."""
+    return sum(
+        1
+        for _, conv in bot.runtime.chats.conversations.items()
+        if conv.state is not None or conv.draft is not None
+    )

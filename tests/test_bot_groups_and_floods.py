@@ -12,7 +12,7 @@ import pytest
 
 from handlers.callbacks import Op
 from handlers.state import MAX_MESSAGE_IDS
-from tests.bot_support import current_qid, running_bot, tap, walk
+from tests.bot_support import current_qid, open_conversations, running_bot, tap, walk
 from tests.botclient import texts_of
 
 
@@ -40,7 +40,7 @@ async def test_non_private_chats_get_one_message_and_a_leave(
             assert bot.ui(lang, f"ui.group.private_only{other}") not in text
         assert calls[1].chat_id == chat_id
         assert "reply_markup" not in calls[0].params  # no questionnaire
-        assert len(bot.runtime.chats.conversations) == 0
+        assert open_conversations(bot) == 0
 
 
 async def test_being_added_to_a_group_is_answered_with_a_leave(tmp_path: Path) -> None:

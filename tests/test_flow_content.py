@@ -80,6 +80,7 @@ DOCUMENTED_UI_IDS = (
     + ["ui.review.title", "ui.review.unanswered", "ui.review.hint"]
     + ["ui.done.thanks", "ui.done.receipt", "ui.done.come_back", "ui.ended.neutral"]
     + ["ui.cancel.question", "ui.cancel.sent", "ui.cancel.discarded", "ui.timeout.kept"]
+    + ["ui.restart.kept", "ui.error.ended_button"]
     + ["ui.help", "ui.safety", "ui.group.private_only", "ui.group.private_only_channel"]
     + ["ui.flood.slow_down", "ui.flood.daily_limit"]
     + [f"ui.command.{x}" for x in ("start", "language", "help", "safety", "cancel", "panic")]
