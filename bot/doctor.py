@@ -626,14 +626,28 @@ async def channel_checks(settings: Settings, bot: Bot) -> list[Check]:
         )
     )
     if remote.ok and remote.missing:
+        from bot.delivery.channel_checks import keys_held_by
+
         listed = len(settings.channel_admin_ids)
         where = ", ".join(f"#{n}" for n in remote.missing)
+        accounts = list(settings.channel_admin_ids)
+        missing = [accounts[n - 1] for n in remote.missing]
+        present = [a for a in accounts if a not in missing]
+        held = keys_held_by(settings.data_dir, accounts)
+        still_read = {fp for a in present for fp in held.get(a, [])}
+        orphaned = sorted({fp for a in missing for fp in held.get(a, [])} - still_read)
+        whose = (
+            "; nobody in the channel holds the key with fingerprint "
+            + ", ".join(" ".join(fp[i : i + 5] for i in range(0, 25, 5)) for fp in orphaned)
+            if orphaned
+            else ""
+        )
         checks.append(
             fail(
                 "analysts in the channel",
                 f"account(s) {where} of the {listed} in REPORTBOT_CHANNEL_ADMIN_IDS are not "
                 "administrators of the channel: digests still go out, but the analyst key "
-                "held by that account is read by nobody in the channel",
+                f"held by that account is read by nobody in the channel{whose}",
                 "add them as administrators (docs/setup.md, step 4), or remove their id and "
                 "their key (then run reportbot channel verify)",
             )

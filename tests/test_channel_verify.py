@@ -20,6 +20,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.cli import _register, cli
 from bot.delivery.channel_checks import (
+    KEYHOLDERS_FILE,
     MAX_WRONG_ANSWERS,
     PENDING_FILE,
     AnswerStatus,
@@ -29,6 +30,7 @@ from bot.delivery.channel_checks import (
     Check,
     format_code,
     key_fingerprints,
+    keys_held_by,
 )
 from bot.sealing.keys import write_private_file
 from reportbot_analyst.channel import ChallengeError, read_challenge
@@ -224,6 +226,14 @@ async def test_only_an_allowed_account_can_answer_and_reporters_are_untouched(
             await verifier.handle_update(_private_text(bot, ANALYST_IDS[1], code), context)
     assert replies.sent == [(ANALYST_IDS[1], "Channel verified. Digests will be posted to it.")]
     assert await store.channel_binding() is not None
+    # Which account proved which key is remembered, hashed: the doctor can name an orphaned key.
+    [fingerprint] = key_fingerprints(keys.recipients)
+    assert keys_held_by(tmp_path, ANALYST_IDS) == {
+        ANALYST_IDS[0]: [],
+        ANALYST_IDS[1]: [fingerprint],
+    }
+    stored = (tmp_path / KEYHOLDERS_FILE).read_text("ascii")
+    assert str(ANALYST_IDS[1]) not in stored
 
 
 def test_the_analyst_command_prints_the_code_for_their_key_only(tmp_path: Path) -> None:

@@ -498,3 +498,22 @@ async def test_doctor_names_listed_analysts_missing_from_the_channel(install: In
     assert "#2 of the 2 in REPORTBOT_CHANNEL_ADMIN_IDS" in text
     assert "read by nobody in the channel" in text
     assert str(ANALYST_IDS[1]) not in text
+    assert "nobody in the channel holds the key" not in text  # no handshake recorded: unknown
+
+
+async def test_doctor_says_whose_key_nobody_in_the_channel_holds(install: Install) -> None:
+    from bot.delivery.channel_checks import record_key_holder
+
+    fingerprint = load_analyst_public_key(install.analyst_pub).fingerprint
+    # At the handshake, the second analyst's account sent this key's code.
+    record_key_holder(install.data_dir, fingerprint.replace(" ", ""), ANALYST_IDS[1])
+    api = DoctorApi(admins=[ANALYST_IDS[0]])  # ... and has left the channel since
+    report = await diagnose(install.settings(), quick=False, request=api)
+    text = "\n".join(report.lines())
+    assert f"nobody in the channel holds the key with fingerprint {fingerprint}" in text
+    # The key proven again (a new handshake) by an account still there: read, so not named.
+    record_key_holder(install.data_dir, fingerprint.replace(" ", ""), ANALYST_IDS[0])
+    report = await diagnose(
+        install.settings(), quick=False, request=DoctorApi(admins=[ANALYST_IDS[0]])
+    )
+    assert "nobody in the channel holds the key" not in "\n".join(report.lines())

@@ -283,6 +283,53 @@ def _write_private_json(path: Path, doc: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+KEYHOLDERS_FILE: Final = "channel-keyholders.json"
+_HOLDER_PERSON: Final = b"rb-keyholder-v1\x00"
+
+
+def _holder_hash(salt: bytes, account: int) -> str:
+    return nacl.hash.blake2b(
+        str(account).encode("ascii"),
+        key=salt,
+        digest_size=16,
+        person=_HOLDER_PERSON,
+        encoder=RawEncoder,
+    ).hex()
+
+
+def record_key_holder(data_dir: Path, fingerprint: str, account: int) -> None:
+    """Remember which account sent a key's handshake code: a keyed hash of the account, so the
+    file holds no Telegram id (the doctor recomputes it from REPORTBOT_CHANNEL_ADMIN_IDS)."""
+    path = Path(data_dir) / KEYHOLDERS_FILE
+    doc: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        loaded = json.loads(path.read_text(encoding="ascii"))
+        doc = loaded if isinstance(loaded, dict) else {}
+    salt_hex = doc.get("salt")
+    if not isinstance(salt_hex, str) or len(salt_hex) != 64:
+        salt_hex = secrets.token_hex(32)
+        doc = {"salt": salt_hex, "holders": {}}
+    holders = doc.setdefault("holders", {})
+    holders[fingerprint] = _holder_hash(bytes.fromhex(salt_hex), account)
+    _write_private_json(path, doc)
+
+
+def keys_held_by(data_dir: Path, accounts: Collection[int]) -> dict[int, list[str]]:
+    """account -> fingerprints of the keys whose handshake code it sent (as far as recorded)."""
+    path = Path(data_dir) / KEYHOLDERS_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="ascii"))
+        salt = bytes.fromhex(doc["salt"])
+        holders = {str(k): str(v) for k, v in doc["holders"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    out: dict[int, list[str]] = {}
+    for account in accounts:
+        mine = _holder_hash(salt, account)
+        out[account] = sorted(fp for fp, h in holders.items() if hmac.compare_digest(h, mine))
+    return out
+
+
 class ChannelVerifier:
     """Both halves of the handshake on the bot's side: posting challenges, taking answers."""
 
@@ -377,8 +424,10 @@ class ChannelVerifier:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    async def answer(self, text: str) -> AnswerOutcome:
-        """Take a code sent by an allowed account; record the binding when all are in."""
+    async def answer(self, text: str, holder: int | None = None) -> AnswerOutcome:
+        """Take a code sent by an allowed account; record the binding when all are in.
+
+        ``holder``, the account that sent it, is remembered (hashed) with the key it proves."""
         digits = normalise_code(text)
         doc = self._load()
         if doc is None or digits is None:
@@ -416,6 +465,9 @@ class ChannelVerifier:
         if matched in answered:
             return AnswerOutcome(AnswerStatus.ALREADY, len(keys) - len(answered))
         answered.append(matched)
+        if holder is not None:
+            with contextlib.suppress(OSError):
+                record_key_holder(self.path.parent, matched, holder)
         if set(answered) != set(keys):
             doc["answered"] = sorted(answered)
             _write_private_json(self.path, doc)
@@ -466,6 +518,6 @@ class ChannelVerifier:
             or not self.path.exists()  # no handshake waiting: nothing to take
         ):
             return
-        outcome = await self.answer(message.text)
+        outcome = await self.answer(message.text, holder=user.id)
         await context.bot.send_message(chat.id, outcome.message(), parse_mode=None)
         raise ApplicationHandlerStop
