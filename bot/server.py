@@ -29,6 +29,7 @@ from bot.ops.logging import asyncio_exception_handler, exception_types
 from bot.ops.settings import ENV_PREFIX, Settings, SettingsError
 from bot.questionnaire.flow import Flow
 from bot.questionnaire.loader import FlowLoadError, load_flow, load_ui_texts
+from bot.receipts.pepper import ReceiptPepper, load_pepper
 from bot.receipts.service import ReceiptService
 from bot.sealing.keys import (
     BotSigningKey,
@@ -55,6 +56,30 @@ class Loaded:
     ui: dict[str, dict[str, str]]
     recipients: Recipients
     signing_key: BotSigningKey | None
+    pepper: ReceiptPepper
+
+
+def load_receipt_pepper(settings: Settings) -> ReceiptPepper:
+    """The pepper file, required, private, and not inside the data directory (backups)."""
+    name = f"{ENV_PREFIX}RECEIPT_PEPPER"
+    path = settings.receipt_pepper
+    if path is None:
+        raise SettingsError(
+            f"{name}: required (a secret file made by `reportbot keys new-pepper`, kept with the "
+            "bot's signing key and outside the data directory)"
+        )
+    try:
+        inside = path.resolve().is_relative_to(settings.data_dir.resolve())
+    except OSError:
+        inside = False
+    if inside:
+        raise SettingsError(
+            f"{name}: must not be inside the data directory (its backups would carry it)"
+        )
+    try:
+        return load_pepper(path)
+    except (KeyFileError, OSError) as exc:
+        raise SettingsError(f"{name}: {exc}") from None
 
 
 def load_everything(settings: Settings) -> Loaded:
@@ -80,7 +105,8 @@ def load_everything(settings: Settings) -> Loaded:
             signing_key = load_bot_signing_key(settings.bot_signing_key)
         except (KeyFileError, OSError) as exc:
             raise SettingsError(f"{ENV_PREFIX}BOT_SIGNING_KEY: {exc}") from None
-    return Loaded(settings, flow, ui, recipients, signing_key)
+    pepper = load_receipt_pepper(settings)
+    return Loaded(settings, flow, ui, recipients, signing_key, pepper)
 
 
 # --- webhook -----------------------------------------------------------------------------------
@@ -366,7 +392,7 @@ async def serve(loaded: Loaded, stop: asyncio.Event | None = None) -> None:
             ui=loaded.ui,
             signing_key=loaded.signing_key,
             # receipts: argon2id at the production limits, replies checked against these keys
-            receipts=ReceiptService(store, loaded.recipients.keys),
+            receipts=ReceiptService(store, loaded.recipients.keys, pepper=loaded.pepper),
         )
         app = build_application(settings, deps)
         runtime = runtime_of(app)

@@ -16,6 +16,7 @@ from bot.app import Deps, build_application, runtime_of
 from bot.delivery.digests import DigestCloser, close_to_folder
 from bot.receipts.codes import ReceiptCode, parse_code
 from bot.receipts.derivation import TEST_KDF
+from bot.receipts.pepper import ReceiptPepper
 from bot.receipts.service import ReceiptService
 from bot.sealing.keys import BotSigningKey, Recipients, write_private_file
 from reportbot_analyst.keys import AnalystSecretKey, analyst_key_file_bytes
@@ -34,6 +35,7 @@ from tests.bot_support import (
 from tests.botclient import FakeTelegram, RecordingRequest, ReporterClient
 
 CHANNEL_ID = -1_001_234_567_890
+PEPPER = ReceiptPepper.generate()
 NUMBER_RE = re.compile(r"8 9\d\d \d\d\d-\d\d-\d\d")
 
 SHORT_PLAN: dict[str, list[Any]] = {
@@ -103,7 +105,7 @@ async def receipt_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[Receipt
     clock = FakeClock()
     analyst = AnalystSecretKey.generate()
     store = await SqliteReportStore.open(data_dir)
-    service = ReceiptService(store, [analyst.public], kdf=TEST_KDF)
+    service = ReceiptService(store, [analyst.public], pepper=PEPPER, kdf=TEST_KDF)
     try:
         deps = Deps(
             store=store,

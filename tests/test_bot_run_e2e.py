@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.receipts.pepper import new_pepper_file
 from reportbot_analyst.keys import AnalystSecretKey
 from storage.base import ReportState
 from storage.sqlite import open_store
@@ -48,6 +49,7 @@ async def test_reportbot_run_talks_over_http_and_stops_cleanly_on_sigterm(tmp_pa
         "REPORTBOT_API_URL": url,
         "REPORTBOT_DATA_DIR": str(data_dir),
         "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),
+        "REPORTBOT_RECEIPT_PEPPER": str(new_pepper_file(tmp_path / "keys")),
         "REPORTBOT_FLOW": str(FLOW_PATH),
         "REPORTBOT_LOCALES_DIR": str(LOCALES),
         "REPORTBOT_LOG_LEVEL": "DEBUG",

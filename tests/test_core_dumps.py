@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.receipts.pepper import new_pepper_file
 from reportbot_analyst.keys import AnalystSecretKey
 from tests.bot_support import FLOW_PATH, LOCALES, TEST_TOKEN
 from tests.botclient import FakeTelegram
@@ -84,6 +85,7 @@ async def test_a_crash_of_the_running_bot_cannot_dump_its_memory(tmp_path: Path)
         "REPORTBOT_API_URL": url,
         "REPORTBOT_DATA_DIR": str(work / "data"),
         "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),
+        "REPORTBOT_RECEIPT_PEPPER": str(new_pepper_file(work / "keys")),
         "REPORTBOT_FLOW": str(FLOW_PATH),
         "REPORTBOT_LOCALES_DIR": str(LOCALES),
         "REPORTBOT_LOG_LEVEL": "INFO",

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.receipts.pepper import new_pepper_file
 from bot.sealing.keys import new_bot_key
 from handlers.callbacks import Op
 from reportbot_analyst.keys import AnalystSecretKey
@@ -105,6 +106,7 @@ async def test_no_marker_in_any_output_or_file_of_the_deployed_bot_at_debug(
         "REPORTBOT_API_URL": url,
         "REPORTBOT_DATA_DIR": str(data_dir),
         "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),
+        "REPORTBOT_RECEIPT_PEPPER": str(new_pepper_file(tmp_path / "keys")),
         "REPORTBOT_BOT_SIGNING_KEY": str(bot_key),
         "REPORTBOT_FLOW": str(FLOW_PATH),
         "REPORTBOT_LOCALES_DIR": str(LOCALES),

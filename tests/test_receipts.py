@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from bot.cli import _register, cli
 from bot.receipts.codes import CODE_ENTROPY_BITS, ReceiptCode, new_code, parse_code
 from bot.receipts.derivation import TEST_KDF, Derived, derive, parse_reply_key, reply_key_token
+from bot.receipts.pepper import ReceiptPepper, load_pepper, new_pepper_file
 from bot.receipts.replies import (
     BadReplySignatureError,
     ReplyFormatError,
@@ -28,12 +29,14 @@ from bot.receipts.replies import (
     verify_reply,
 )
 from bot.receipts.service import IssuedReceipt, Match, ReceiptService, ReplyOutcome
+from bot.sealing.keys import KeyFileError
 from reportbot_analyst.keys import AnalystSecretKey, new_analyst_key
 from reportbot_analyst.replies import ReplyInputError, seal_reply
 from storage.base import ReportId, new_report_id
 from storage.memory import MemoryReportStore
 
 SALT = bytes(range(16))
+PEPPER = ReceiptPepper.generate()
 
 
 def _code() -> ReceiptCode:
@@ -222,7 +225,7 @@ def test_short_and_long_replies_seal_to_the_same_size() -> None:
 async def test_service_keeps_good_replies_and_refuses_forged_ones() -> None:
     store = MemoryReportStore()
     analyst, stranger = AnalystSecretKey.generate(), AnalystSecretKey.generate()
-    service = ReceiptService(store, [analyst.public], kdf=TEST_KDF)
+    service = ReceiptService(store, [analyst.public], pepper=PEPPER, kdf=TEST_KDF)
     report = await store.open_report()
     issued = await service.issue(report)
     match = await service.find(issued.code)
@@ -247,7 +250,7 @@ async def test_service_keeps_good_replies_and_refuses_forged_ones() -> None:
 async def test_a_reply_for_a_report_without_receipt_is_refused() -> None:
     store = MemoryReportStore()
     analyst = AnalystSecretKey.generate()
-    service = ReceiptService(store, [analyst.public], kdf=TEST_KDF)
+    service = ReceiptService(store, [analyst.public], pepper=PEPPER, kdf=TEST_KDF)
     report, _, token = _reply_setup()
     data = seal_reply(analyst, report, token, "hello", day=date(2026, 3, 2))
     assert await service.accept_reply(data) is ReplyOutcome.NO_RECEIPT
@@ -259,9 +262,11 @@ async def test_a_stored_reply_whose_signer_is_no_longer_trusted_is_not_shown(
     store = MemoryReportStore()
     old, new = AnalystSecretKey.generate(), AnalystSecretKey.generate()
     report = await store.open_report()
-    issued = await ReceiptService(store, [old.public], kdf=TEST_KDF).issue(report)
+    issued = await ReceiptService(store, [old.public], pepper=PEPPER, kdf=TEST_KDF).issue(report)
     await store.add_reply(report, seal_reply(old, report, issued.reply_key, "x", day=date.today()))
-    later = ReceiptService(store, [new.public], kdf=TEST_KDF)  # the old key was removed
+    later = ReceiptService(
+        store, [new.public], pepper=PEPPER, kdf=TEST_KDF
+    )  # the old key was removed
     match = await later.find(issued.code)
     assert match is not None
     assert await later.replies(match) == []
@@ -407,3 +412,52 @@ def test_docs_format_section_5_opens_a_reply_with_plain_pynacl_calls() -> None:
     (json_len,) = struct.unpack(">I", plain[:4])
     doc = json.loads(plain[4 : 4 + json_len].decode("utf-8"))
     assert doc == {"day": "2026-03-02", "kind": "reply", "report": report, "text": "답장"}
+
+
+# --- the pepper: a stolen database alone tests nothing --------------------------------------------
+
+
+async def test_a_stolen_database_alone_cannot_test_a_guessed_code(tmp_path: Path) -> None:
+    """The attacker has the database (salt and tags) and even the right code, but not the pepper
+    file: every derivation they can run misses the stored tag; with the pepper it hits."""
+    store = MemoryReportStore()
+    analyst = AnalystSecretKey.generate()
+    pepper = ReceiptPepper.generate()
+    report = await store.open_report()
+    issued = await ReceiptService(store, [analyst.public], pepper=pepper, kdf=TEST_KDF).issue(
+        report
+    )
+    salt = await store.receipt_salt()
+    assert await store.find_receipt(derive(issued.code, salt, TEST_KDF).tag) is None
+    guessed_pepper = ReceiptPepper.generate().secret
+    assert await store.find_receipt(derive(issued.code, salt, TEST_KDF, guessed_pepper).tag) is None
+    assert (
+        await store.find_receipt(derive(issued.code, salt, TEST_KDF, pepper.secret).tag) == report
+    )
+
+
+async def test_receipts_made_before_the_pepper_are_still_found_with_their_replies() -> None:
+    store = MemoryReportStore()
+    analyst = AnalystSecretKey.generate()
+    report = await store.open_report()
+    code = new_code()
+    legacy = derive(code, await store.receipt_salt(), TEST_KDF)  # as the bot did before
+    await store.put_receipt(legacy.tag, report)
+    token = reply_key_token(legacy.reply_public)
+    await store.add_reply(report, seal_reply(analyst, report, token, "old", day=date.today()))
+    service = ReceiptService(store, [analyst.public], pepper=PEPPER, kdf=TEST_KDF)
+    match = await service.find(code)
+    assert match is not None
+    assert match.report_id == report
+    assert [r.text for r in await service.replies(match)] == ["old"]
+    assert await service.find(new_code()) is None
+
+
+def test_the_pepper_file_is_private_and_refused_when_others_can_read_it(tmp_path: Path) -> None:
+    path = new_pepper_file(tmp_path / "keys")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_pepper(path) != load_pepper(new_pepper_file(tmp_path / "other"))
+    assert "hidden" in repr(load_pepper(path))
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError):
+        load_pepper(path)

@@ -108,6 +108,27 @@ def new_bot(out_dir: Path) -> None:
     click.echo(f"fingerprint: {key.public.fingerprint}")
 
 
+@keys.command("new-pepper")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Folder to write receipt.pepper (private, mode 600) into: the bot's key folder.",
+)
+def new_pepper(out_dir: Path) -> None:
+    """Make the receipt pepper; keep it beside bot.key, never in the data directory."""
+    from bot.receipts.pepper import new_pepper_file
+
+    try:
+        path = new_pepper_file(out_dir)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"receipt pepper: {path} (mode 600; for the bot only; set REPORTBOT_RECEIPT_PEPPER)")
+    click.echo("back it up with bot.key, not with the database: without it no receipt opens")
+
+
 def describe_key_file(path: Path) -> str:
     """One line: what the file is, its key id and fingerprint. Never asks a passphrase."""
     text = read_key_text(path)

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     """Files holding the analysts' public keys; answers are sealed to every one of them."""
     bot_signing_key: Path | None = None
     """The bot's own signing key (digests, issue 6); created by ``reportbot keys``."""
+    receipt_pepper: Path | None = None
+    """The receipt pepper file (``reportbot keys new-pepper``); required by ``reportbot run``.
+    Outside the data directory: a database and its backups alone must test no receipt code."""
     flow: Path = Path("flows/worker_report.yaml")
     locales_dir: Path = Path("locales")
 

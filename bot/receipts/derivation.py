@@ -1,11 +1,16 @@
 """What the server derives from a receipt code: the lookup tag it stores and the reply key.
 
-From the code and a random per-database salt, with argon2id (:func:`derive`)::
+From the code, a random per-database salt and the pepper (a secret file outside the database,
+``bot.receipts.pepper``), with argon2id (:func:`derive`)::
 
-    master = argon2id(b"rb-receipt-v1:" + 18 ASCII digits, salt, opslimit, memlimit)  32 bytes
+    slow   = argon2id(b"rb-receipt-v1:" + 18 ASCII digits, salt, opslimit, memlimit)  32 bytes
+    master = BLAKE2b(slow, key=pepper, size=32, person="reportbot-pepper")
     tag    = BLAKE2b(b"", key=master, size=32, person="reportbot-rcptag")   stored: finds the report
     seed   = BLAKE2b(b"", key=master, size=32, person="reportbot-rplkey")   never stored
     reply key pair = crypto_box_seed_keypair(seed)                             X25519
+
+Receipts made before the pepper existed ("legacy", ``master = slow``) are still found, from the
+same argon2id run, until retention prunes them; new ones are always peppered.
 
 The database keeps ``tag -> report id`` only. The reply public key travels sealed to the analysts
 inside the report's manifest (``reply_key``); only a reporter who types the code again brings the
@@ -30,6 +35,7 @@ from bot.receipts.codes import ReceiptCode
 CODE_PASSWORD_PREFIX: Final = b"rb-receipt-v1:"
 TAG_PERSON: Final = b"reportbot-rcptag"
 SEED_PERSON: Final = b"reportbot-rplkey"
+PEPPER_PERSON: Final = b"reportbot-pepper"
 TAG_BYTES: Final = 32
 SALT_BYTES: Final = nacl.pwhash.argon2id.SALTBYTES
 
@@ -67,17 +73,26 @@ class Derived:
         return public
 
 
-def derive(code: ReceiptCode, salt: bytes, limits: KdfLimits) -> Derived:
-    """argon2id of the code, split into the lookup tag and the reply key seed. CPU-bound."""
+def slow_hash(code: ReceiptCode, salt: bytes, limits: KdfLimits) -> bytes:
+    """argon2id of the code: the expensive step, the same for peppered and legacy tags."""
     if len(salt) != SALT_BYTES:
         raise ValueError("receipt salt must be 16 bytes")
-    master = nacl.pwhash.argon2id.kdf(
+    return nacl.pwhash.argon2id.kdf(
         32,
         CODE_PASSWORD_PREFIX + code.digits.encode("ascii"),
         salt,
         limits.opslimit,
         limits.memlimit,
     )
+
+
+def split(slow: bytes, pepper: bytes | None) -> Derived:
+    """The tag and the reply seed from the argon2id output; ``pepper=None``: legacy receipts."""
+    master = slow
+    if pepper is not None:
+        master = nacl.hash.blake2b(
+            slow, digest_size=32, key=pepper, person=PEPPER_PERSON, encoder=RawEncoder
+        )
     tag = nacl.hash.blake2b(
         b"", digest_size=TAG_BYTES, key=master, person=TAG_PERSON, encoder=RawEncoder
     )
@@ -85,6 +100,13 @@ def derive(code: ReceiptCode, salt: bytes, limits: KdfLimits) -> Derived:
         b"", digest_size=32, key=master, person=SEED_PERSON, encoder=RawEncoder
     )
     return Derived(tag=tag, seed=seed)
+
+
+def derive(
+    code: ReceiptCode, salt: bytes, limits: KdfLimits, pepper: bytes | None = None
+) -> Derived:
+    """argon2id of the code, peppered, split into the lookup tag and the reply key seed."""
+    return split(slow_hash(code, salt, limits), pepper)
 
 
 REPLY_KEY_PREFIX: Final = "rb-reply-pub-v1:"

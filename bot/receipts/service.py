@@ -17,7 +17,15 @@ from enum import StrEnum
 from typing import Final
 
 from bot.receipts.codes import ReceiptCode, new_code
-from bot.receipts.derivation import PRODUCTION_KDF, Derived, KdfLimits, derive, reply_key_token
+from bot.receipts.derivation import (
+    PRODUCTION_KDF,
+    Derived,
+    KdfLimits,
+    reply_key_token,
+    slow_hash,
+    split,
+)
+from bot.receipts.pepper import ReceiptPepper
 from bot.receipts.replies import (
     REPLY_MAGIC,
     BadReplySignatureError,
@@ -82,6 +90,7 @@ class ReceiptService:
         store: ReportStore,
         analysts: Sequence[AnalystPublicKey],
         *,
+        pepper: ReceiptPepper,
         kdf: KdfLimits = PRODUCTION_KDF,
         concurrency: int = 2,
         randbelow: Callable[[int], int] = secrets.randbelow,
@@ -91,15 +100,19 @@ class ReceiptService:
         self.store = store
         self.analysts: tuple[AnalystPublicKey, ...] = tuple(analysts)
         self.kdf = kdf
+        self._pepper = pepper.secret
         self._randbelow = randbelow
         self._slots = asyncio.Semaphore(concurrency)
         self._salt: bytes | None = None
 
-    async def _derive(self, code: ReceiptCode) -> Derived:
+    async def _slow(self, code: ReceiptCode) -> bytes:
         if self._salt is None:
             self._salt = await self.store.receipt_salt()
         async with self._slots:
-            return await asyncio.to_thread(derive, code, self._salt, self.kdf)
+            return await asyncio.to_thread(slow_hash, code, self._salt, self.kdf)
+
+    async def _derive(self, code: ReceiptCode) -> Derived:
+        return split(await self._slow(code), self._pepper)
 
     async def issue(self, report_id: ReportId) -> IssuedReceipt:
         """Make a code for ``report_id`` (still open) and store only its lookup tag."""
@@ -114,10 +127,18 @@ class ReceiptService:
         raise ReceiptExistsError
 
     async def find(self, code: ReceiptCode) -> Match | None:
-        """The report a code opens, or None. The same work is done either way."""
-        derived = await self._derive(code)
-        report_id = await self.store.find_receipt(derived.tag)
-        return None if report_id is None else Match(report_id, derived)
+        """The report a code opens, or None. The same work is done either way.
+
+        One argon2id run serves both the peppered tag and, for receipts made before the pepper,
+        the legacy one; both are always looked up.
+        """
+        slow = await self._slow(code)
+        peppered, legacy = split(slow, self._pepper), split(slow, None)
+        found = await self.store.find_receipt(peppered.tag)
+        old = await self.store.find_receipt(legacy.tag)
+        if found is not None:
+            return Match(found, peppered)
+        return None if old is None else Match(old, legacy)
 
     async def accept_reply(self, data: bytes) -> ReplyOutcome:
         """A file posted in the analyst channel: keep it (still sealed) if it is a good reply."""
