@@ -9,6 +9,7 @@ or a digest; unbounded guessing; a forged reply shown; a lost code leaving the r
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bot.app import runtime_of
 from bot.cli import _register, cli
 from bot.ops.logging import configure_logging
 from bot.receipts.codes import ReceiptCode, new_code
@@ -368,24 +370,65 @@ async def test_guessing_codes_is_slowed_bounded_per_reporter_and_counted_without
         assert guess.digits[:9] not in text
 
 
-async def test_guessing_from_many_accounts_is_bounded_overall(tmp_path: Path) -> None:
+async def test_fifty_guessing_accounts_slow_guessing_but_never_lock_out_the_right_code(
+    tmp_path: Path,
+) -> None:
     async with receipt_bot(
-        tmp_path, receipt_wrong_codes_per_reporter=2, receipt_wrong_codes_per_hour=5
+        tmp_path, receipt_wrong_codes_per_reporter=3, receipt_wrong_codes_per_hour=20
     ) as bot:
+        owner = bot.client(language_code="ru")
+        await report(owner)
+        code = shown_code(owner)
+        followups = runtime_of(bot.harness.app).chats.receipts
+        assert isinstance(followups, Followups)
+        waits: list[float] = []
+
+        async def waiting(seconds: float) -> None:  # the clock moves; the test does not sleep
+            waits.append(seconds)
+            bot.harness.clock.advance(seconds)
+
+        followups.service.sleep = waiting
+        too_many = bot.ui("ru", "ui.followup.too_many")
+        wrong = bot.ui("ru", "ui.followup.wrong_code")
         answers: list[list[str]] = []
-        for _ in range(6):
+        for _ in range(50):  # 50 throwaway accounts, 3 guesses each: 150 wrong codes
             guesser = bot.client(language_code="ru")
             await guesser.send("/followup")
-            answers.append(texts_of(await guesser.send(new_code().display())))
-        too_many = [bot.ui("ru", "ui.followup.too_many")]
-        assert sum(a == too_many for a in answers) == 1
-        assert answers[-1] == too_many
-        bot.harness.clock.advance(3601)
-        late = bot.client(language_code="ru")
-        await late.send("/followup")
-        assert bot.ui("ru", "ui.followup.wrong_code") in texts_of(
-            await late.send(new_code().display())
-        )
+            for _ in range(3):
+                answers.append(texts_of(await guesser.send(new_code().display())))
+        assert all(wrong in a for a in answers)  # tried and answered: no account was locked out
+        assert len(waits) == 150 - 20  # the first 20 wrong codes of the hour cost no wait
+        assert waits == sorted(waits)  # then the wait grows...
+        assert waits[0] == 2.0
+        assert max(waits) == 30.0  # ...up to its cap
+        # the reporter with the right code gets through in the middle of it, after one capped wait
+        waits.clear()
+        back = await come_back(owner, code)
+        assert bot.ui("ru", "ui.followup.no_replies") in back
+        assert too_many not in back
+        assert waits == [30.0]
+
+
+async def test_concurrent_guesses_from_one_account_cannot_overshoot_its_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with receipt_bot(tmp_path, receipt_wrong_codes_per_reporter=3) as bot:
+        derivations = 0
+        real_find = bot.service.find
+        started = asyncio.Event()
+
+        async def slow_find(c: ReceiptCode) -> object:
+            nonlocal derivations
+            derivations += 1
+            started.set()
+            await asyncio.sleep(0.05)  # every guess is in flight at once
+            return await real_find(c)
+
+        monkeypatch.setattr(bot.service, "find", slow_find)
+        guesser = bot.client(language_code="ru")
+        await guesser.send("/followup")
+        await asyncio.gather(*(guesser.send(new_code().display()) for _ in range(10)))
+        assert derivations == 3  # counted before the lookup: 3 tried, 7 refused untried
 
 
 async def test_something_that_is_not_a_code_costs_no_attempt(tmp_path: Path) -> None:

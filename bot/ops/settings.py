@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     receipt_wrong_codes_per_reporter: Annotated[int, Field(ge=1, le=100)] = 5
     """Wrong receipt codes one reporter (pseudonym) may type in 24 hours; then none is tried."""
     receipt_wrong_codes_per_hour: Annotated[int, Field(ge=1, le=100_000)] = 100
-    """Wrong receipt codes all reporters together may type in an hour; then none is tried."""
+    """Wrong receipt codes all reporters together may type in an hour without waiting; beyond it
+    every code waits before its lookup, 2 s doubling to at most 30 s (never a lock-out)."""
     receipt_wrong_code_delay_seconds: Annotated[float, Field(ge=0, le=30)] = 2.0
     """Pause before answering a wrong code (on top of argon2id's own cost)."""
 

@@ -175,9 +175,14 @@ class FollowupService:
         code = parse_code(text)
         if code is None:
             return CodeResult(CodeVerdict.NOT_A_CODE)
+        attempt = self.attempts.begin(user_id)  # counted before the lookup is awaited
+        if attempt is None:  # pragma: no cover - blocked() above said no a moment ago
+            return CodeResult(CodeVerdict.TOO_MANY)
+        if attempt.delay:
+            await self.sleep(attempt.delay)  # guessing slows down; nobody is locked out
         match = await self.receipts.find(code)
         if match is None:
-            mine, overall = self.attempts.wrong(user_id)
+            mine, overall = self.attempts.counts(attempt)
             log.info(
                 "receipt_code_wrong",
                 extra={"fields": {"reporter_wrong_24h": mine, "all_wrong_1h": overall}},
@@ -185,6 +190,7 @@ class FollowupService:
             if self.delay:
                 await self.sleep(self.delay)
             return CodeResult(CodeVerdict.WRONG)
+        self.attempts.right(attempt)
         session.match = match
         replies = await self.receipts.replies(match)
         return CodeResult(CodeVerdict.FOUND, tuple(replies))
