@@ -1,0 +1,301 @@
+"""Nothing left on the phone, over HTTP: ``reportbot run`` as a subprocess against the fake Bot API.
+
+After a submit, a quick exit and /panic, with zero, one and three earlier reports, the chat shows
+only what docs/threat-model.md allows (after a submit: the one message with "sent" and the code;
+after an exit: at most the neutral line); after SIGTERM and SIGKILL mid-report, the reporter's
+next message erases what the stopped run left and says the answers were kept; and no file the bot
+wrote (database, logs) holds an id, name, username or answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handlers.callbacks import Op
+from reportbot_analyst.keys import AnalystSecretKey
+from storage.base import ReportState
+from storage.sqlite import open_store
+from tests.bot_support import FLOW_PATH, LOCALES, TEST_TOKEN, shipped_ui, tap, walk
+from tests.botclient import FakeTelegram, Person, ReporterClient
+from tests.fake_bot_api_server import FakeBotApiServer
+from tests.storage_support import find_leaks
+
+REPORTBOT = Path(sys.executable).parent / "reportbot"
+pytestmark = pytest.mark.slow
+
+UI = shipped_ui()
+NEUTRAL = UI["ru"]["ui.ended.neutral"]
+THANKS = UI["ru"]["ui.done.thanks"]
+RESTART = UI["ru"]["ui.restart.kept"]
+TWO_NUMBERS = re.compile(r"\+?\d[\d ()-]{8,}\d")
+
+
+@dataclass
+class Markers:
+    """Everything about the reporters that must never reach a file the bot wrote."""
+
+    values: list[str] = field(default_factory=list)
+
+    def person(self) -> Person:
+        user_id = 7_100_000_000 + secrets.randbelow(10**9)
+        first, last = f"Fn{secrets.token_hex(5)}", f"Ln{secrets.token_hex(5)}"
+        username = f"un_{secrets.token_hex(5)}"
+        self.values += [str(user_id), first, last, username]
+        return Person(user_id, first, last, username, "ru")
+
+    def answer(self) -> str:
+        word = f"Answer{secrets.token_hex(6)}"
+        self.values.append(word)
+        return word
+
+
+class Bot:
+    """One ``reportbot run`` process over a data directory that outlives it."""
+
+    def __init__(self, tmp_path: Path, server: FakeBotApiServer) -> None:
+        self.tmp_path = tmp_path
+        self.server = server
+        self.data_dir = tmp_path / "data"
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir(exist_ok=True)
+        analyst = AnalystSecretKey.generate()
+        self.pub = tmp_path / "analyst.pub"
+        self.pub.write_text(analyst.public.token() + "\n")
+        self.proc: asyncio.subprocess.Process | None = None
+        self.runs = 0
+
+    async def start(self) -> None:
+        self.runs += 1
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.tmp_path),
+            "REPORTBOT_TOKEN": TEST_TOKEN,
+            "REPORTBOT_API_URL": self.server.url,
+            "REPORTBOT_DATA_DIR": str(self.data_dir),
+            "REPORTBOT_ANALYST_PUBLIC_KEYS": str(self.pub),
+            "REPORTBOT_FLOW": str(FLOW_PATH),
+            "REPORTBOT_LOCALES_DIR": str(LOCALES),
+            "REPORTBOT_LOG_LEVEL": "DEBUG",
+            "REPORTBOT_SEND_PER_CHAT_PER_SECOND": "1000",
+            "REPORTBOT_SEND_CHAT_BURST": "1000",
+            "REPORTBOT_MESSAGES_PER_MINUTE": "600",
+            "REPORTBOT_REPORTS_PER_DAY": "50",
+        }
+        env.update(_cover_off())
+        menus = len(self.server.telegram.calls_of("setMyCommands"))
+        log = (self.logs / f"run{self.runs}.log").open("wb")
+        self.proc = await asyncio.create_subprocess_exec(
+            str(REPORTBOT),
+            "run",
+            "--env-file",
+            str(self.tmp_path / "absent.env"),
+            cwd=self.tmp_path,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        await self.server.wait_for("setMyCommands", menus + 1, within=60)
+        await asyncio.sleep(0.3)
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = await asyncio.wait_for(self.proc.wait(), timeout=60)
+        self.proc = None
+        return code
+
+    async def kill_if_running(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def quiet(server: FakeBotApiServer, action: Awaitable[Any], settle: float = 0.15) -> None:
+    """Do one thing as the reporter and wait until the bot has stopped answering it."""
+    await action
+    last, stable_since = len(server.telegram.calls), time.monotonic()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.03)
+        now = len(server.telegram.calls)
+        if now != last:
+            last, stable_since = now, time.monotonic()
+        elif time.monotonic() - stable_since >= settle:
+            return
+
+
+class Reporter:
+    def __init__(self, server: FakeBotApiServer, person: Person) -> None:
+        self.server = server
+        self.client = ReporterClient(None, server.telegram, person, transport=self._deliver)
+
+    async def _deliver(self, update: dict[str, Any]) -> None:
+        await quiet(self.server, self.server.deliver(update))
+
+    def visible(self) -> list[str]:
+        return [m.text or m.kind for m in self.server.visible(self.client.chat_id)]
+
+    def users_visible(self) -> list[int]:
+        return [m.message_id for m in self.server.visible(self.client.chat_id) if not m.from_bot]
+
+    async def begin(self) -> None:
+        await self.client.send("/start")
+        await self.client.click("Русский")
+        await tap(self.client, Op.CHOOSE, "intro", "continue")
+        await tap(self.client, Op.CHOOSE, "consent", "agree")
+
+    async def earlier_report(self, markers: Markers) -> None:
+        """A short report: two answers, "send what I answered", the code noted."""
+        await self.begin()
+        await walk(self.client, {"about": [("choose", "me")]}, stop_at="site")
+        await self.client.send("/cancel")
+        await tap(self.client, Op.SEND_ANSWERED)
+        await self.wait_for_receipt()
+        await self.client.click("Код сохранён")
+
+    async def wait_for_receipt(self) -> None:
+        """The receipt costs an argon2id run, with no Bot API call meanwhile."""
+        deadline = time.monotonic() + 30
+        while not any(TWO_NUMBERS.search(t) for t in self.visible()):
+            assert time.monotonic() < deadline, self.visible()
+            await asyncio.sleep(0.05)
+        await quiet(self.server, asyncio.sleep(0))
+
+    async def full_report(self, markers: Markers) -> None:
+        await self.begin()
+        await walk(
+            self.client,
+            {"about": [("choose", "me")], "more": [("text", markers.answer())]},
+        )
+        await tap(self.client, Op.SUBMIT)
+        await self.wait_for_receipt()
+
+
+def _cover_off() -> dict[str, str]:
+    """Cover mode (issue 15) may need its own settings; this suite tests erasing only."""
+    from bot.ops.settings import Settings
+
+    names = set(Settings.model_fields)
+    return {"REPORTBOT_COVER": "false"} if "cover" in names else {}
+
+
+@asynccontextmanager
+async def fake_telegram() -> AsyncIterator[FakeBotApiServer]:
+    server = FakeBotApiServer(FakeTelegram(TEST_TOKEN))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def _only_sent_and_code(texts: list[str]) -> bool:
+    return len(texts) == 1 and texts[0].startswith(THANKS) and bool(TWO_NUMBERS.search(texts[0]))
+
+
+def _at_most_the_neutral_line(texts: list[str]) -> bool:
+    return texts in ([], [NEUTRAL])
+
+
+def _assert_no_marker_in_any_file(bot: Bot, markers: Markers) -> None:
+    leaks = find_leaks(bot.data_dir, markers.values) + find_leaks(bot.logs, markers.values)
+    assert leaks == [], leaks
+
+
+async def test_after_submit_quick_exit_and_panic_only_the_allowed_line_stays(
+    tmp_path: Path,
+) -> None:
+    markers = Markers()
+    async with fake_telegram() as server:
+        bot = Bot(tmp_path, server)
+        await bot.start()
+        try:
+            seen: dict[tuple[str, int], list[str]] = {}
+            for earlier in (0, 1, 3):
+                for path in ("submit", "exit", "panic"):
+                    reporter = Reporter(server, markers.person())
+                    for _ in range(earlier):
+                        await reporter.earlier_report(markers)
+                    if path == "submit":
+                        await reporter.full_report(markers)
+                    else:
+                        await reporter.begin()
+                        await walk(
+                            reporter.client,
+                            {"about": [("choose", "me")], "place": [("text", markers.answer())]},
+                            stop_at="hours",
+                        )
+                        if path == "exit":
+                            await reporter.client.click("Быстро закрыть")
+                        else:
+                            await reporter.client.send("/panic")
+                    assert reporter.users_visible() == [], (path, earlier)
+                    seen[(path, earlier)] = reporter.visible()
+            assert await bot.stop() == 0
+        finally:
+            await bot.kill_if_running()
+    for (path, earlier), texts in seen.items():
+        allowed = _only_sent_and_code if path == "submit" else _at_most_the_neutral_line
+        assert allowed(texts), (path, earlier, texts)
+    assert server.telegram.unexpected == []
+    _assert_no_marker_in_any_file(bot, markers)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+async def test_a_restart_mid_report_is_erased_and_explained_at_the_next_message(
+    tmp_path: Path, sig: int
+) -> None:
+    markers = Markers()
+    async with fake_telegram() as server:
+        bot = Bot(tmp_path, server)
+        await bot.start()
+        try:
+            typer, presser, panicker = (Reporter(server, markers.person()) for _ in range(3))
+            for reporter in (typer, presser, panicker):
+                await reporter.begin()
+                await walk(
+                    reporter.client,
+                    {"about": [("choose", "me")], "place": [("text", markers.answer())]},
+                    stop_at="hours",
+                )
+                assert len(reporter.visible()) >= 3
+            old_button = presser.client.find_button("Назад")
+            await bot.stop(sig)
+            await bot.start()
+            newcomer = Reporter(server, markers.person())
+            await newcomer.client.send("/start")  # never wrote before: the usual start screen
+            assert newcomer.client.labels()[:1] == ["Русский"]
+            assert RESTART not in newcomer.visible()
+
+            await typer.client.send("hello?")  # typed text
+            assert [t for t in typer.visible() if t != "hello?"] == [RESTART]
+            await presser.client.press(*old_button)  # a button of the old conversation
+            assert presser.visible() == [RESTART]
+            await panicker.client.send("/panic")  # someone may be looking: nothing said
+            assert _at_most_the_neutral_line(panicker.visible()), panicker.visible()
+            await typer.client.send("/panic")
+            assert _at_most_the_neutral_line(typer.visible()), typer.visible()
+            assert await bot.stop() == 0
+        finally:
+            await bot.kill_if_running()
+    async with open_store(bot.data_dir) as store:
+        ready = await store.ready_reports()
+        assert len(ready) == 3  # each reporter's answers kept, once
+        for report_id in ready:
+            assert (await store.load_report(report_id)).state is ReportState.INTERRUPTED
+    assert server.telegram.unexpected == []
+    _assert_no_marker_in_any_file(bot, markers)
