@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from bot.cli.demo import default_flow_path
 from bot.questionnaire.conditions import evaluate
 from bot.questionnaire.engine import (
+    INVALID_CODES,
     Accepted,
     Back,
     Cancel,
@@ -262,7 +263,7 @@ def check_outputs(
             case Dropped(qid=qid):
                 slots.pop(qid, None)
             case Invalid(code=code):
-                assert code
+                assert code in INVALID_CODES, f"Invalid({code!r}) is not a known code"
             case Review(items=items):
                 on_path = taken(flow, answers)
                 assert all(item.qid in on_path for item in items)
