@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import random
 import string
 import time
@@ -599,9 +600,20 @@ def _mutations(source: str, rng: random.Random) -> str:
     return "".join(lines)
 
 
+SEED_VARIABLE = "REPORTBOT_FUZZ_SEED"
+
+
+def fuzz_seed() -> int:
+    """A fresh random seed each run (printed in the PROOF line and in every failure), or the one
+    in ``REPORTBOT_FUZZ_SEED`` to run a failure again."""
+    given = os.environ.get(SEED_VARIABLE, "").strip()
+    return int(given) if given else int.from_bytes(os.urandom(4), "big")
+
+
 def test_mutated_real_flow_files_load_or_fail_with_flow_load_error_only(tmp_path: Path) -> None:
     source = FLOW_PATH.read_text(encoding="utf-8")
-    rng = random.Random(int.from_bytes(__import__("os").urandom(4), "big"))
+    seed = fuzz_seed()
+    rng = random.Random(seed)
     tried = rejected = loaded = named = 0
     escaped: list[str] = []
     target = tmp_path / "worker_report.yaml"
@@ -626,14 +638,16 @@ def test_mutated_real_flow_files_load_or_fail_with_flow_load_error_only(tmp_path
         assert yaml.safe_load(text) is not None
     report(
         "fuzz-flow-yaml",
+        seed=seed,
         files_tried=tried,
         rejected_with_problems=rejected,
         loaded_valid=loaded,
         other_exceptions=len(escaped),
     )
-    assert escaped == [], escaped[:5]
-    assert named == rejected, "every refusal must name at least one problem"
-    assert rejected > tried // 2
+    again = f"(again: {SEED_VARIABLE}={seed})"
+    assert escaped == [], f"{escaped[:5]} {again}"
+    assert named == rejected, f"every refusal must name at least one problem {again}"
+    assert rejected > tried // 2, again
 
 
 # --- what the fuzz found, pinned down -----------------------------------------------------------
