@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from bot.receipts.pepper import new_pepper_file
 from handlers.callbacks import Op
 from reportbot_analyst.keys import AnalystSecretKey
 from storage.base import ReportState
@@ -74,6 +75,8 @@ class Bot:
         analyst = AnalystSecretKey.generate()
         self.pub = tmp_path / "analyst.pub"
         self.pub.write_text(analyst.public.token() + "\n")
+        # Outside the data directory, as `reportbot run` requires; the same file across restarts.
+        self.pepper = new_pepper_file(tmp_path / "keys")
         self.proc: asyncio.subprocess.Process | None = None
         self.runs = 0
 
@@ -86,6 +89,7 @@ class Bot:
             "REPORTBOT_API_URL": self.server.url,
             "REPORTBOT_DATA_DIR": str(self.data_dir),
             "REPORTBOT_ANALYST_PUBLIC_KEYS": str(self.pub),
+            "REPORTBOT_RECEIPT_PEPPER": str(self.pepper),
             "REPORTBOT_FLOW": str(FLOW_PATH),
             "REPORTBOT_LOCALES_DIR": str(LOCALES),
             "REPORTBOT_LOG_LEVEL": "DEBUG",
