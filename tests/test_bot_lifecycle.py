@@ -53,7 +53,7 @@ async def test_a_conversation_survives_one_key_rotation_but_not_two_idle_periods
         await walk(client, {"about": [("choose", "me")]}, stop_at="site")
         await bot.runtime.chats.rotate_keys()
         await tap(client, Op.CHOOSE, "site", "clothing")  # found under the new key
-        assert current_qid(client) == "place"
+        assert current_qid(client) == "since"
         await bot.runtime.chats.rotate_keys()
         await bot.runtime.chats.rotate_keys()  # untouched for a whole period: closed, kept
         assert open_conversations(bot) == 0

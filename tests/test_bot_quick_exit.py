@@ -83,7 +83,7 @@ SCREENS: dict[str, tuple[Reach, set[str]]] = {
     "consent": (_consent, set()),
     "single": (_at("site"), {"consent", "about"}),
     "single-other-text": (_at("site", ("choose", "other")), {"consent", "about"}),
-    "place": (_at("place"), {"consent", "about"}),
+    "place": (_at("place"), {"consent"}),
     "date-year": (_at("since"), {"consent", "about"}),
     "date-month": (_at("since", ("choose", "y2023")), {"consent", "about"}),
     "number": (_at("days_off"), {"consent", "about", "hours"}),

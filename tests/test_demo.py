@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import subprocess
@@ -107,7 +108,7 @@ def test_demo_runs_from_any_directory_as_an_installed_command(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert final_json(done.stdout)["outcome"] == "finished"
-    assert "(1번째 물음, 남은 물음 약 27개)" in done.stdout
+    assert re.search(r"\(1번째 물음, 남은 물음 약 \d+개\)", done.stdout)
 
 
 def test_demo_with_stdin_closed_and_no_answers_exits_with_a_clear_message(tmp_path: Path) -> None:
@@ -401,7 +402,7 @@ def test_in_a_terminal_the_demo_asks_the_language_then_the_questions(tmp_path: P
         assert "3) English" in _read_until(master, "> ")
         os.write(master, b"3\n")
         screen = _read_until(master, "Quick exit")
-        assert "(Question 1, about 27 more)" in screen
+        assert re.search(r"\(Question 1, about \d+ more\)", screen)
         os.write(master, b"?\n")
         assert "/panic" in _read_until(master, "/panic")
         os.write(master, b"q\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.questionnaire.engine import (
     Choose,
+    Done,
     Finished,
     Phase,
     Prompt,
@@ -35,13 +36,14 @@ def test_send_now_after_consent_finishes_with_the_answers_given() -> None:
     for qid, cid in [("intro", "continue"), ("consent", "agree"), ("alone", "ok_now")]:
         state, out = step(FLOW, state, Choose(qid, cid))
     assert [o.can_send_now for o in out if isinstance(o, Prompt)] == [True]
-    state, out = step(FLOW, state, Choose("about", "me"))
+    state, out = step(FLOW, state, Choose("what", "unpaid"))
+    state, out = step(FLOW, state, Done("what"))
     new, out = step(FLOW, state, SendNow())
     [finished] = [o for o in out if isinstance(o, Finished)]
     assert dict(finished.answers) == {
         "consent": {"consent": True},
         "alone": {"choice": "ok_now"},
-        "about": {"choice": "me"},
+        "what": {"choices": ["unpaid"]},
     }
     assert new.phase is Phase.FINISHED
     _, again = step(FLOW, new, SendNow())
