@@ -16,8 +16,9 @@ that key alone (a random code); each analyst opens theirs with ``reportbot analy
 verify-channel`` and sends the code to the bot from an account on the allowed list. When every
 key's code has come back, the bot records the binding (channel id + key fingerprints) in the
 store. A different channel or a different set of keys needs a new verification (check 1 or 2
-fails until then). Only a keyed hash of each code is kept while the handshake is open, in a small
-file of the data directory, so the command and the running bot need not be the same process.
+fails until then). Only an unkeyed BLAKE2b digest of each code (20 random digits, about 66 bits:
+not reversible by trying codes) is kept while the handshake is open, in a small file of the data
+directory, so the command and the running bot need not be the same process.
 """
 
 from __future__ import annotations
@@ -221,7 +222,11 @@ def format_code(digits: str) -> str:
     return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
-def _answer_hash(digits: str) -> str:
+def _unkeyed_answer_digest(digits: str) -> str:
+    """BLAKE2b of the 20 random digits, with no key: named so, since it was once called keyed.
+
+    Safe without a key only because the code is random (about 66 bits) and valid 7 days.
+    """
     return nacl.hash.blake2b(
         digits.encode("ascii"), digest_size=32, person=_ANSWER_PERSON, encoder=RawEncoder
     ).hex()
@@ -394,7 +399,9 @@ class ChannelVerifier:
                 protect_content=False,
                 disable_content_type_detection=True,
             )
-            pending[compact_fingerprint(key.fingerprint)] = {"answer": _answer_hash(digits)}
+            pending[compact_fingerprint(key.fingerprint)] = {
+                "answer": _unkeyed_answer_digest(digits)
+            }
             challenges.append(Challenge(key.fingerprint, name, message.message_id))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _write_private_json(
@@ -446,7 +453,7 @@ class ChannelVerifier:
         if set(keys) != current or doc.get("channel") != self.channel_id:
             self._void()
             return AnswerOutcome(AnswerStatus.KEYS_CHANGED)
-        given = _answer_hash(digits)
+        given = _unkeyed_answer_digest(digits)
         matched = next(
             (
                 fp
