@@ -171,6 +171,7 @@ class RecordKind(StrEnum):
     DUMMY = "dummy"
     FOLLOWUP = "followup"  # reserved for follow-ups (receipts issue)
     FLOW = "flow"  # a snapshot of a flow version (bot.delivery.flow_snapshots)
+    CARRIER = "carrier"  # a fixed-size cell carrying parts of sealed envelopes (digests)
 
 
 class ReportStatus(StrEnum):
@@ -225,13 +226,24 @@ def bucket_for(length: int) -> int:
     raise SealingError(f"plaintext of {length} bytes is larger than the largest bucket")
 
 
-def encode_plaintext(fields: Mapping[str, object], body: bytes = b"") -> bytes:
-    """``u32 BE length of JSON | canonical JSON | body``, padded to its bucket."""
+def encode_plaintext(
+    fields: Mapping[str, object], body: bytes = b"", *, pad_to: int | None = None
+) -> bytes:
+    """``u32 BE length of JSON | canonical JSON | body``, padded to its bucket.
+
+    ``pad_to`` (one of :data:`PAD_BUCKETS`) pads to that bucket instead of the smallest that
+    fits, so that records of different lengths (carriers, their dummies) come out the same size.
+    """
     doc = canonical_json(fields)
     if len(doc) > MAX_JSON_BYTES:
         raise SealingError(f"plaintext JSON of {len(doc)} bytes is over {MAX_JSON_BYTES}")
     plain = struct.pack(">I", len(doc)) + doc + bytes(body)
-    return nacl.bindings.sodium_pad(plain, bucket_for(len(plain)))
+    bucket = bucket_for(len(plain))
+    if pad_to is not None:
+        if pad_to not in PAD_BUCKETS or bucket > pad_to:
+            raise SealingError(f"plaintext of {len(plain)} bytes does not pad to {pad_to}")
+        bucket = pad_to
+    return nacl.bindings.sodium_pad(plain, bucket)
 
 
 def decode_plaintext(padded: bytes) -> tuple[dict[str, object], bytes]:
@@ -268,11 +280,17 @@ def decode_plaintext(padded: bytes) -> tuple[dict[str, object], bytes]:
 # --------------------------------------------------------------------------------------------
 
 
-def seal_record(recipients: Recipients, fields: Mapping[str, object], body: bytes = b"") -> bytes:
+def seal_record(
+    recipients: Recipients,
+    fields: Mapping[str, object],
+    body: bytes = b"",
+    *,
+    pad_to: int | None = None,
+) -> bytes:
     """Seal one plaintext record to every recipient. The intent-named functions below call it."""
     if not isinstance(recipients, Recipients):
         raise SealingError("seal to Recipients (analyst public keys) only")
-    padded = encode_plaintext(fields, body)
+    padded = encode_plaintext(fields, body, pad_to=pad_to)
     data_key = nacl.utils.random(DATA_KEY_BYTES)
     header = bytearray(ENVELOPE_MAGIC)
     header.append(FORMAT_VERSION)
@@ -527,6 +545,77 @@ def seal_attachment_telling(
         }
     )
     return seal_record(recipients, fields, data), metadata
+
+
+# --------------------------------------------------------------------------------------------
+# Carriers: fixed-size cells that digests are made of
+# --------------------------------------------------------------------------------------------
+
+CARRIER_PLAINTEXT_BYTES: Final = 64 * KIB
+"""Every carrier's plaintext is padded to exactly this bucket, whatever it holds."""
+
+_CARRIER_MIN_PART: Final = 256
+"""A carrier with less room left than this is closed rather than given one more tiny part."""
+
+
+@dataclass(frozen=True)
+class CarriedPart:
+    """``length`` bytes from ``offset`` of the envelope named ``blob`` (``total`` bytes long)."""
+
+    blob: bytes
+    offset: int
+    total: int
+    data: bytes
+
+
+def carrier_fields(parts: Sequence[CarriedPart]) -> dict[str, object]:
+    """A carrier's JSON: ``{"kind": "carrier", "parts": [[blob hex, offset, total, length]]}``."""
+    return {
+        "kind": RecordKind.CARRIER.value,
+        "parts": [[p.blob.hex(), p.offset, p.total, len(p.data)] for p in parts],
+    }
+
+
+def carrier_room(parts: Sequence[CarriedPart], total: int, offset: int) -> int:
+    """Bytes of one more part (of an envelope of ``total`` bytes, from ``offset``) that still fit
+    into a carrier already holding ``parts``; 0 when the carrier is full."""
+    probe = [*parts, CarriedPart(bytes(BLOB_HASH_BYTES), offset, total, b"")]
+    fields = carrier_fields(probe)
+    # The probe's length is 0; the real one has at most as many digits as the envelope's length.
+    doc = len(canonical_json(fields)) + len(str(total)) - 1
+    used = 4 + doc + sum(len(p.data) for p in parts)
+    room = CARRIER_PLAINTEXT_BYTES - 1 - used  # sodium_pad always adds at least one byte
+    return room if room >= _CARRIER_MIN_PART else 0
+
+
+def seal_carrier(recipients: Recipients, parts: Sequence[CarriedPart]) -> bytes:
+    """Seal parts of envelopes into one carrier, padded to :data:`CARRIER_PLAINTEXT_BYTES`.
+
+    Every carrier sealed to the same keys has the same length; so has :func:`seal_carrier_dummy`.
+    """
+    if not parts:
+        raise SealingError("a carrier holds at least one part (use seal_carrier_dummy)")
+    for p in parts:
+        if len(p.blob) != BLOB_HASH_BYTES or not 0 <= p.offset < p.offset + len(p.data) <= p.total:
+            raise SealingError("a carried part lies outside its envelope")
+    body = b"".join(p.data for p in parts)
+    return seal_record(recipients, carrier_fields(parts), body, pad_to=CARRIER_PLAINTEXT_BYTES)
+
+
+def seal_carrier_dummy(recipients: Recipients) -> bytes:
+    """A carrier-sized dummy: readers skip it; outsiders cannot tell it from a carrier."""
+    return seal_record(recipients, {"kind": RecordKind.DUMMY.value}, pad_to=CARRIER_PLAINTEXT_BYTES)
+
+
+def carrier_envelope_bytes(recipients: int) -> int:
+    """The length of every carrier (and carrier dummy) sealed to ``recipients`` keys."""
+    return (
+        ENVELOPE_PREFIX_BYTES
+        + recipients * RECIPIENT_BYTES
+        + NONCE_BYTES
+        + TAG_BYTES
+        + CARRIER_PLAINTEXT_BYTES
+    )
 
 
 # --------------------------------------------------------------------------------------------
