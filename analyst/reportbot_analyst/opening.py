@@ -19,6 +19,7 @@ from bot.sealing.envelope import (
     MAX_SLOT,
     REPLY_KEY_RE,
     REPORT_ID_PATTERN,
+    CarriedPart,
     FormatError,
     MalformedError,
     Metadata,
@@ -27,6 +28,7 @@ from bot.sealing.envelope import (
     decode_plaintext,
     parse_envelope,
 )
+from reportbot_analyst.carriers import read_parts
 from reportbot_analyst.keys import AnalystSecretKey
 
 
@@ -148,12 +150,19 @@ class FlowRecord:
     document: bytes
 
 
+@dataclass(frozen=True)
+class CarrierRecord:
+    """A digest's fixed-size entry: parts of envelopes (``reportbot_analyst.carriers``)."""
+
+    parts: tuple[CarriedPart, ...]
+
+
 MAX_FLOW_SNAPSHOT_BYTES: Final = 8 * 1024 * 1024
 """A snapshot that inflates beyond this is refused (a real flow is about 40 KB)."""
 
 ReportRecord = AnswerRecord | AttachmentRecord | ManifestRecord | OtherRecord
 """A record that is part of a report (keyed by report and slot)."""
-Record = ReportRecord | FlowRecord
+Record = ReportRecord | FlowRecord | CarrierRecord
 
 
 def _str(fields: Mapping[str, object], name: str, pattern: re.Pattern[str] | None = None) -> str:
@@ -224,6 +233,8 @@ def read_record(opened: OpenedRecord) -> Record | None:
         return ManifestRecord(_head(fields), status, tuple(_slot(s) for s in slots), reply_key)
     if kind == RecordKind.FLOW:
         return _flow_record(opened)
+    if kind == RecordKind.CARRIER:
+        return CarrierRecord(read_parts(fields, opened.body))
     try:
         head: RecordHead | None = _head(fields)
     except MalformedError:

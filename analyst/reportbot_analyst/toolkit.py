@@ -38,10 +38,12 @@ from bot.sealing.envelope import (
     verify_digest,
 )
 from bot.sealing.keys import BotVerifyKey
+from reportbot_analyst.carriers import Reassembly
 from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.opening import (
     AnswerRecord,
     AttachmentRecord,
+    CarrierRecord,
     DamagedError,
     FlowRecord,
     ManifestRecord,
@@ -408,46 +410,61 @@ def open_digests(
     where: dict[tuple[str, int], set[tuple[int, date]]] = {}
     total = sum(len(d.entries) for d in usable)
     result.entries = total
+    reassembly = Reassembly()
+
+    def take(envelope: bytes, places: set[tuple[int, date]], label: str, outer: bool) -> None:
+        try:
+            opened = open_envelope(envelope, keys)
+            record = read_record(opened)
+        except NotSealedToKeyError:
+            result.not_for_key += 1
+            return
+        except (DamagedError, FormatError) as exc:
+            result.notices.append(f"{label}: not used: {exc}")
+            return
+        result.opened += 1
+        if record is None:
+            result.dummies += 1
+            return
+        if isinstance(record, CarrierRecord):
+            if outer:  # parts of envelopes (fixed-size digests): put together below
+                (seq, day) = next(iter(places))
+                reassembly.add(record.parts, seq, day)
+            else:
+                result.notices.append(f"{label}: a carrier inside a carrier: not used")
+            return
+        if isinstance(record, FlowRecord):
+            result.flows.setdefault((record.flow, record.flow_version), record)
+            return
+        key = _record_key(record)
+        if key is None:
+            result.notices.append(
+                f"{label}: a record of an unknown kind without a report: not used"
+            )
+            return
+        where.setdefault(key, set()).update(places)
+        if key in records:
+            if _same(records[key], record):
+                result.duplicate_records += 1
+            else:
+                result.notices.append(
+                    f"{label}: report {key[0]} slot {key[1]} "
+                    "differs from an earlier copy: the first copy is kept"
+                )
+            return
+        records[key] = record
+
     with tqdm(
         total=total, unit="entry", desc="opening", disable=None if progress else True, leave=False
     ) as bar:
         for digest in usable:
             for i, envelope in enumerate(_entries(digest, verified.envelopes, result.notices)):
                 bar.update(1)
-                try:
-                    opened = open_envelope(envelope, keys)
-                    record = read_record(opened)
-                except NotSealedToKeyError:
-                    result.not_for_key += 1
-                    continue
-                except (DamagedError, FormatError) as exc:
-                    result.notices.append(f"digest #{digest.seq} entry {i}: not used: {exc}")
-                    continue
-                result.opened += 1
-                if record is None:
-                    result.dummies += 1
-                    continue
-                if isinstance(record, FlowRecord):
-                    result.flows.setdefault((record.flow, record.flow_version), record)
-                    continue
-                key = _record_key(record)
-                if key is None:
-                    result.notices.append(
-                        f"digest #{digest.seq} entry {i}: a record of an unknown kind without "
-                        "a report: not used"
-                    )
-                    continue
-                where.setdefault(key, set()).add((digest.seq, digest.day))
-                if key in records:
-                    if _same(records[key], record):
-                        result.duplicate_records += 1
-                    else:
-                        result.notices.append(
-                            f"digest #{digest.seq} entry {i}: report {key[0]} slot {key[1]} "
-                            "differs from an earlier copy: the first copy is kept"
-                        )
-                    continue
-                records[key] = record
+                take(envelope, {(digest.seq, digest.day)}, f"digest #{digest.seq} entry {i}", True)
+    for envelope, places in reassembly.complete():
+        seqs = ", ".join(f"#{s}" for s, _ in sorted(places))
+        take(envelope, places, f"an envelope carried in digest {seqs}", False)
+    result.notices += reassembly.incomplete()
     result.reports = _assemble(records, where, result)
     return result
 
