@@ -1,48 +1,37 @@
-"""Digests close on a clock of their own, at every slot, in a few fixed sizes.
+"""Digests close on a clock of their own, at every slot.
 
 With a fake clock: the close times are the same whether reports arrive or not (and whenever
-they arrive), an interval without reports still gets its digest, and every digest file and
-every separate document has one of the sizes written down in ``docs/digests.md``.
+they arrive), and an interval without reports still gets its digest, of the one size. That every
+digest has the same size whatever it carries: ``tests/test_digest_fixed_size.py``.
 """
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from bot.delivery.channel_checks import ChannelChecker
 from bot.delivery.digests import (
+    DEFAULT_DIGEST_BYTES,
     DigestCloser,
     DigestSchedule,
-    close_to_folder,
     digest_caption,
     digest_file_name,
 )
 from bot.delivery.outbox import DigestSender, DigestService
 from bot.ops.settings import Settings
 from bot.sealing.envelope import (
-    DIGEST_ENTRY_BUCKETS,
-    DIGEST_SIZE_BUCKETS,
-    NONCE_BYTES,
-    PAD_BUCKETS,
-    RECIPIENT_BYTES,
-    TAG_BYTES,
-    ExternalEntry,
     verify_digest,
 )
-from bot.sealing.keys import KEY_ID_BYTES
 from storage.memory import MemoryReportStore
 from tests.digest_support import (
     Clock,
     Keys,
     add_report,
-    answer_texts,
     make_keys,
-    open_files,
 )
 
 SIX_HOURS = timedelta(hours=6)
@@ -132,95 +121,8 @@ async def test_an_empty_interval_still_produces_a_digest() -> None:
     for seq in closed:
         data = (await store.get_digest(seq)).parts[0].data
         digest = verify_digest(data, keys.signing.public)
-        assert len(data) in DIGEST_SIZE_BUCKETS
-        assert len(digest.entries) == DIGEST_ENTRY_BUCKETS[0]
-
-
-def _envelope_overhead(recipients: int) -> int:
-    return 6 + RECIPIENT_BYTES * recipients + NONCE_BYTES + TAG_BYTES
-
-
-@pytest.mark.parametrize("reports", [0, 1, 5, 20, 70])
-async def test_every_digest_has_one_of_the_documented_sizes(reports: int, tmp_path: Path) -> None:
-    keys = make_keys(analysts=2)
-    clock = Clock()
-    store = MemoryReportStore(clock=lambda: clock.now.date())
-    for n in range(reports):
-        await add_report(store, keys.recipients, f"r{n}", answers=3)
-    if reports:
-        await add_report(store, keys.recipients, "inline", attachment=b"%PDF" + b"x" * 150_000)
-        await add_report(store, keys.recipients, "outside", attachment=b"%PDF" + b"y" * 1_500_000)
-    closer = DigestCloser(store, keys.signing, keys.recipients, clock=clock.wall)
-    paths = await close_to_folder(closer, tmp_path)
-    digest_data = paths[0].read_bytes()
-    digest = verify_digest(digest_data, keys.signing.public)
-    assert len(digest_data) in DIGEST_SIZE_BUCKETS
-    assert len(digest.entries) in DIGEST_ENTRY_BUCKETS
-    for entry in digest.entries:
-        size = entry.length if isinstance(entry, ExternalEntry) else len(entry)
-        assert size - _envelope_overhead(2) in PAD_BUCKETS
-    assert len(digest.key_ids) == 2
-    assert all(len(k) == KEY_ID_BYTES for k in digest.key_ids)
-    for extra in paths[1:]:
-        assert extra.stat().st_size - _envelope_overhead(2) in PAD_BUCKETS
-    assert len(paths) == (2 if reports else 1)  # only the 1.5 MB file goes on its own
-    result = open_files(paths, keys)
-    assert len(result.reports) == (reports + 2 if reports else 0)
-    assert all(count == 1 for count in answer_texts(result).values())
-
-
-async def test_too_many_reports_for_one_digest_go_into_consecutive_digests(
-    tmp_path: Path,
-) -> None:
-    keys = make_keys()
-    store = MemoryReportStore()
-    for n in range(40):
-        await add_report(store, keys.recipients, f"r{n}", answers=3)
-    closer = DigestCloser(
-        store,
-        keys.signing,
-        keys.recipients,
-        entry_buckets=(16, 64),
-        size_buckets=(2**15, 2**16, 2**17),
-        max_file=2**17,
-    )
-    closed = await closer.close()
-    assert [c.seq for c in closed] == list(range(1, len(closed) + 1))
-    assert len(closed) > 1
-    assert sum(c.reports for c in closed) == 40
-    assert await store.ready_reports() == []
-    paths = await close_to_folder(closer, tmp_path)  # the next slot: empty
-    for c in closed:
-        data = (await store.get_digest(c.seq)).parts[0].data
-        assert len(data) in (2**15, 2**16, 2**17)
-        path = tmp_path / digest_file_name(c.seq)
-        path.write_bytes(data)
-        paths.append(path)
-    result = open_files(paths, keys)
-    texts = answer_texts(result)
-    assert len(result.reports) == 40
-    assert set(texts.values()) == {1}
-    assert len(texts) == 120
-    assert result.verify.missing == []
-
-
-async def test_an_attachment_too_large_for_a_digest_travels_as_its_own_document(
-    tmp_path: Path,
-) -> None:
-    keys = make_keys()
-    store = MemoryReportStore()
-    evidence = b"%PDF-1.4 " + bytes(range(256)) * 400
-    await add_report(store, keys.recipients, "big", attachment=evidence)
-    closer = DigestCloser(store, keys.signing, keys.recipients, inline_envelope_max=64 * 1024)
-    paths = await close_to_folder(closer, tmp_path)
-    assert [p.name for p in paths] == [digest_file_name(1), digest_file_name(1, 1)]
-    whole = open_files(paths, keys)
-    (report,) = whole.reports
-    (attachment,) = report.attachments
-    assert attachment.data == evidence
-    without = open_files(paths[:1], keys)
-    assert any("refers to a separate file" in n for n in without.notices)
-    assert without.reports[0].attachments == []
+        assert len(data) == DEFAULT_DIGEST_BYTES
+        assert len(digest.entries) == service.closer.slots
 
 
 def test_names_and_captions_say_only_the_number_and_the_bot_key() -> None:

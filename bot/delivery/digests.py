@@ -1,21 +1,23 @@
-"""Closing digests: the sealed reports ready since the last digest, padded, signed, to the outbox.
+"""Closing digests: one file of one fixed size per slot, whatever was reported, to the outbox.
 
 A digest is closed at fixed times (:class:`DigestSchedule`: slots aligned to the UTC epoch every
 ``interval``, each moved later by a random jitter), never because a report arrived, and one is
 closed at every slot even when nothing was reported: whoever watches the channel learns when the
 slots are, not when anyone wrote.
 
-:class:`DigestCloser` takes the closed reports no digest carries yet, puts their envelopes
-(manifest, answers, attachments) in random order, fills the list with dummy envelopes up to one
-of a few entry counts (``bot.sealing.envelope.pad_with_dummies``), signs it and pads the file to
-one of a few sizes (``bot.sealing.envelope.sign_digest``), and writes it to the outbox together
-with the documents it references, in one transaction (``ReportStore.add_digest``). An attachment
-whose envelope is larger than :data:`INLINE_ENVELOPE_MAX` is not put inline: it becomes its own
-document (a part of the digest in the outbox) and the digest names it by length and hash
-(``ExternalEntry``).
+Every digest of a deployment has the same length (``REPORTBOT_DIGEST_SIZE_KIB``, default 4 MiB)
+and the same number of entries, all of the same length: *carriers*
+(``bot.sealing.envelope.seal_carrier``), sealed records padded to one fixed bucket, each holding
+parts of the stored envelopes (manifest, answers, attachments, flow snapshots), or carrier-sized
+dummies when there is nothing more to carry. :class:`DigestCloser` cuts the ready reports'
+envelopes into parts that fill the carriers, oldest report first; what does not fit waits for
+the next slot (the report in the middle continues where it stopped), and a report counts as
+carried (``ReportStore.add_digest``) only with the digest holding its last part. A 20 MiB video
+thus travels over several slots in the same fixed-size digests as everything else; analysts put
+the parts back together by hash (``reportbot_analyst.carriers``).
 
 Nothing here talks to Telegram; ``bot.delivery.outbox`` posts what the outbox holds. The layout of
-the posted files and the sizes are written down in ``docs/digests.md``.
+the posted files and the sizes are written down in ``docs/digests.md`` and ``docs/format.md``.
 """
 
 from __future__ import annotations
@@ -24,51 +26,51 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 from bot.delivery.flow_snapshots import FlowSnapshots
 from bot.sealing.envelope import (
-    DIGEST_ENTRY_BUCKETS,
     DIGEST_HEADER_BYTES,
-    DIGEST_SIZE_BUCKETS,
+    KIB,
     MIB,
     SIGNATURE_BYTES,
-    DigestEntry,
-    ExternalEntry,
-    FormatError,
-    pad_with_dummies,
-    parse_envelope,
-    seal_dummy,
+    CarriedPart,
+    blob_hash,
+    carrier_envelope_bytes,
+    carrier_room,
+    seal_carrier,
+    seal_carrier_dummy,
     sign_digest,
 )
-from bot.sealing.keys import KEY_ID_BYTES, MAX_RECIPIENTS, BotSigningKey, Recipients
+from bot.sealing.keys import KEY_ID_BYTES, BotSigningKey, Recipients
 from storage.base import ReportId, ReportStore, StoredReport
 from storage.errors import DigestSequenceError, ReportNotReadyError, UnknownReportError
 
 log = logging.getLogger("bot.delivery.digests")
 
-INLINE_ENVELOPE_MAX: Final = 1 * MIB
-"""Envelopes larger than this (attachments of 1 MiB and more) are posted as their own documents
-and referenced from the digest by hash, so that one video does not blow up every digest's size."""
+DEFAULT_DIGEST_BYTES: Final = 4 * MIB
+"""The one size of every digest file unless the deployment sets another."""
 
-MAX_DIGEST_FILE: Final = DIGEST_SIZE_BUCKETS[-1]
-"""A digest file is at most the largest size bucket (32 MiB, under the Bot API's 50 MB upload
-limit); reports that would not fit go into a further digest closed at the same moment."""
-
-MAX_DIGEST_ENTRIES: Final = DIGEST_ENTRY_BUCKETS[-1]
-"""Entries (real and dummy) in one digest: the largest entry-count bucket."""
+MIN_DIGEST_BYTES: Final = 256 * KIB
+MAX_DIGEST_FILE: Final = 48 * MIB
+"""A digest file is at most this (under the Bot API's 50 MB upload limit)."""
 
 _ENTRY_OVERHEAD: Final = 1 + 4  # entry type and u32 length
-_EXTERNAL_ENTRY_BYTES: Final = _ENTRY_OVERHEAD + 32
 _MAX_CLOSE_ATTEMPTS: Final = 3
 
 
 class DigestError(Exception):
     """A digest cannot be closed. ``str(exc)`` is one line without any stored value."""
+
+
+def carriers_per_digest(digest_bytes: int, recipients: int) -> int:
+    """How many carriers fill a digest of ``digest_bytes`` sealed to ``recipients`` keys."""
+    fixed = DIGEST_HEADER_BYTES + KEY_ID_BYTES * recipients + 4 + 4 + SIGNATURE_BYTES
+    return (digest_bytes - fixed) // (_ENTRY_OVERHEAD + carrier_envelope_bytes(recipients))
 
 
 def digest_file_name(seq: int, part: int = 0) -> str:
@@ -131,27 +133,14 @@ class ClosedDigest:
     """What was written to the outbox: counts and sizes only, never contents."""
 
     seq: int
-    reports: int
-    entries: int  # inline and external, dummies included
+    reports: int  # reports whose last part this digest holds
+    entries: int  # carriers, dummies included (the same in every digest)
     dummies: int
-    external: int  # documents posted beside the digest
-    size: int  # bytes of the signed digest file
+    size: int  # bytes of the signed digest file (the same in every digest)
 
     @property
     def parts(self) -> int:
-        return 1 + self.external
-
-
-@dataclass
-class _Batch:
-    report_ids: list[ReportId]
-    inline: list[bytes]
-    external: list[bytes]
-    inline_bytes: int = 0
-
-    @property
-    def count(self) -> int:
-        return len(self.inline) + len(self.external)
+        return 1  # one document per digest; parts of envelopes travel inside it
 
 
 def _report_envelopes(report: StoredReport) -> list[bytes]:
@@ -163,8 +152,48 @@ def _report_envelopes(report: StoredReport) -> list[bytes]:
     return envelopes
 
 
+class _Packer:
+    """Fills ``slots`` carriers with parts of envelopes, in the order they are put."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.done: list[list[CarriedPart]] = []
+        self.current: list[CarriedPart] = []
+
+    @property
+    def full(self) -> bool:
+        return len(self.done) >= self.slots
+
+    def put(self, envelope: bytes, offset: int = 0) -> int:
+        """Carry ``envelope`` from ``offset`` on, as far as there is room; the offset reached."""
+        blob, total = blob_hash(envelope), len(envelope)
+        while offset < total and not self.full:
+            room = carrier_room(self.current, total, offset)
+            if room == 0:
+                self._next()
+                continue
+            take = min(room, total - offset)
+            self.current.append(CarriedPart(blob, offset, total, envelope[offset : offset + take]))
+            offset += take
+        return offset
+
+    def _next(self) -> None:
+        if self.current:
+            self.done.append(self.current)
+            self.current = []
+
+    def carriers(self) -> list[list[CarriedPart]]:
+        self._next()
+        return self.done
+
+
 class DigestCloser:
-    """Closes digests from the store's ready reports; one instance per bot (one writer)."""
+    """Closes one fixed-size digest per call from the store's ready reports; one per bot.
+
+    It remembers, in memory, which report it is in the middle of and how far it got; after a
+    restart that report is carried again from its start (analysts keep the first copy of each
+    part and of each record, so nothing is doubled for them).
+    """
 
     def __init__(
         self,
@@ -172,179 +201,103 @@ class DigestCloser:
         signing_key: BotSigningKey,
         recipients: Recipients,
         *,
+        digest_bytes: int = DEFAULT_DIGEST_BYTES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
-        inline_envelope_max: int = INLINE_ENVELOPE_MAX,
-        max_file: int = MAX_DIGEST_FILE,
-        entry_buckets: Sequence[int] = DIGEST_ENTRY_BUCKETS,
-        size_buckets: Sequence[int] = DIGEST_SIZE_BUCKETS,
         snapshots: FlowSnapshots | None = None,
     ) -> None:
+        if not MIN_DIGEST_BYTES <= digest_bytes <= MAX_DIGEST_FILE:
+            raise ValueError(
+                f"the digest size must be between {MIN_DIGEST_BYTES} and {MAX_DIGEST_FILE} bytes"
+            )
         self.store = store
         self.snapshots = snapshots  # flow snapshots every digest carries (self-describing)
         self.signing_key = signing_key
         self.recipients = recipients
+        self.digest_bytes = digest_bytes
+        self.slots = carriers_per_digest(digest_bytes, len(recipients))
         self._clock = clock
         self._rng = rng if rng is not None else random.SystemRandom()
-        self._inline_max = inline_envelope_max
-        self._max_file = max_file
-        self._entry_buckets = tuple(sorted(entry_buckets))
-        self._size_buckets = tuple(sorted(size_buckets))
-        self._max_entries = self._entry_buckets[-1]
-        self._dummy_bytes = len(seal_dummy(recipients)) + _ENTRY_OVERHEAD
-
-    # -- sizing ----------------------------------------------------------------------------
-
-    def _padded_count(self, n: int) -> int:
-        return next(b for b in self._entry_buckets if b >= n)
-
-    def _estimate(self, count: int, inline_bytes: int, key_ids: int) -> int:
-        """The signed file's size before zero padding, for ``count`` real entries."""
-        dummies = self._padded_count(max(count, 0)) - count
-        return (
-            DIGEST_HEADER_BYTES
-            + KEY_ID_BYTES * key_ids
-            + 4
-            + inline_bytes
-            + dummies * self._dummy_bytes
-            + 4
-            + SIGNATURE_BYTES
-        )
-
-    def _fits(self, count: int, inline_bytes: int) -> bool:
-        if count > self._max_entries:
-            return False
-        return self._estimate(count, inline_bytes, MAX_RECIPIENTS) <= self._max_file
-
-    def _split(self, envelopes: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
-        inline = [e for e in envelopes if len(e) <= self._inline_max]
-        external = [e for e in envelopes if len(e) > self._inline_max]
-        return inline, external
-
-    def _batches(
-        self, reports: Sequence[tuple[ReportId, list[bytes]]], always: Sequence[bytes] = ()
-    ) -> list[_Batch]:
-        """Reports grouped so that every digest fits; always at least one (maybe empty) batch.
-
-        Every batch starts with ``always`` (the flow snapshots)."""
-
-        def new_batch() -> _Batch:
-            size = sum(len(e) + _ENTRY_OVERHEAD for e in always)
-            return _Batch([], list(always), [], size)
-
-        batches = [new_batch()]
-        for report_id, envelopes in reports:
-            inline, external = self._split(envelopes)
-            size = sum(len(e) + _ENTRY_OVERHEAD for e in inline)
-            extra = len(external) * _EXTERNAL_ENTRY_BYTES
-            if not self._fits(len(envelopes), size + extra):
-                # Too large even alone (cannot happen with a real flow): every envelope of it
-                # goes as its own document, so that it is still delivered.
-                inline, external, size = [], list(envelopes), 0
-                extra = len(external) * _EXTERNAL_ENTRY_BYTES
-            current = batches[-1]
-            count = current.count + len(inline) + len(external)
-            if current.report_ids and not self._fits(count, current.inline_bytes + size + extra):
-                current = new_batch()
-                batches.append(current)
-            current.report_ids.append(report_id)
-            current.inline += inline
-            current.external += external
-            current.inline_bytes += size + extra
-        return batches
-
-    # -- closing ---------------------------------------------------------------------------
-
-    async def _ready(self) -> list[tuple[ReportId, list[bytes]]]:
-        out: list[tuple[ReportId, list[bytes]]] = []
-        for report_id in await self.store.ready_reports():
-            try:
-                report = await self.store.load_report(report_id, with_attachments=True)
-            except UnknownReportError:  # discarded in the meantime
-                continue
-            out.append((report_id, _report_envelopes(report)))
-        return out
-
-    def _key_ids(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        ids = set(self.recipients.key_ids)
-        for envelope in envelopes:
-            try:
-                ids.update(parse_envelope(envelope).key_ids)
-            except FormatError as exc:
-                raise DigestError(f"a stored envelope is not valid: {exc}") from None
-        if len(ids) > MAX_RECIPIENTS:
-            raise DigestError(
-                f"ready reports are sealed to more than {MAX_RECIPIENTS} keys in all; "
-                "deliver the older ones before adding keys"
-            )
-        return sorted(ids)
-
-    def _sign(self, seq: int, day: date, batch: _Batch) -> tuple[bytes, list[bytes], int]:
-        entries: list[DigestEntry] = [*batch.inline, *(ExternalEntry.of(e) for e in batch.external)]
-        self._rng.shuffle(entries)
-        real = len(entries)
-        padded = pad_with_dummies(self.recipients, entries, count_buckets=self._entry_buckets)
-        # Dummies are mixed in too, so that no position says "real" or "filler".
-        self._rng.shuffle(padded)
-        digest = sign_digest(
-            self.signing_key,
-            seq=seq,
-            day=day,
-            key_ids=self._key_ids([*batch.inline, *batch.external]),
-            entries=padded,
-            size_buckets=self._size_buckets,
-        )
-        # Documents in the order the digest names them, so analysts can match them by part.
-        order = {ExternalEntry.of(e).blob_hash: e for e in batch.external}
-        external = [
-            order[e.blob_hash]
-            for e in padded
-            if isinstance(e, ExternalEntry) and e.blob_hash in order
-        ]
-        return digest, external, len(padded) - real
+        self._order: list[ReportId] = []  # ready reports, first seen first
+        self._progress: dict[ReportId, tuple[int, int]] = {}  # (envelope index, offset) reached
 
     async def close(self) -> list[ClosedDigest]:
-        """Close one digest (more only when the ready reports do not fit in one).
-
-        At least one digest is always closed, with dummies only when nothing is ready.
-        """
+        """Close one digest (always exactly one, with dummies only when nothing is ready)."""
         for attempt in range(_MAX_CLOSE_ATTEMPTS):
             try:
-                return await self._close_once()
+                return [await self._close_once()]
             except (ReportNotReadyError, DigestSequenceError):
                 # A report was discarded or carried meanwhile, or another closer ran: retry.
                 if attempt == _MAX_CLOSE_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _close_once(self) -> list[ClosedDigest]:
-        ready = await self._ready()
-        day = self._clock().astimezone(UTC).date()
-        closed: list[ClosedDigest] = []
-        seq = await self.store.next_digest_seq()
+    async def _queue(self) -> list[ReportId]:
+        ready = await self.store.ready_reports()
+        still = set(ready)
+        known = set(self._order)
+        self._order = [r for r in self._order if r in still] + [r for r in ready if r not in known]
+        self._progress = {r: p for r, p in self._progress.items() if r in still}
+        return list(self._order)
+
+    async def _pack(
+        self, packer: _Packer
+    ) -> tuple[list[ReportId], dict[ReportId, tuple[int, int]]]:
+        """Fill ``packer`` with the ready reports, oldest first: those carried to their end,
+        and where the one cut off stopped."""
+        carried: list[ReportId] = []
+        for report_id in await self._queue():
+            if packer.full:
+                break
+            try:
+                report = await self.store.load_report(report_id, with_attachments=True)
+            except UnknownReportError:  # discarded in the meantime
+                continue
+            envelopes = _report_envelopes(report)
+            index, offset = self._progress.get(report_id, (0, 0))
+            while index < len(envelopes):
+                offset = packer.put(envelopes[index], offset)
+                if offset < len(envelopes[index]):
+                    return carried, {report_id: (index, offset)}
+                index, offset = index + 1, 0
+            carried.append(report_id)
+        return carried, {}
+
+    async def _close_once(self) -> ClosedDigest:
+        packer = _Packer(self.slots)
         always = self.snapshots.entries() if self.snapshots is not None else []
-        for batch in self._batches(ready, always):
-            digest, external, dummies = self._sign(seq, day, batch)
-            await self.store.add_digest(seq, [digest, *external], batch.report_ids)
-            closed.append(
-                ClosedDigest(
-                    seq=seq,
-                    reports=len(batch.report_ids),
-                    entries=batch.count + dummies,
-                    dummies=dummies,
-                    external=len(external),
-                    size=len(digest),
-                )
+        for envelope in always:
+            packer.put(envelope)
+        if packer.full:
+            raise DigestError(
+                "the flow snapshots alone fill a digest: raise REPORTBOT_DIGEST_SIZE_KIB"
             )
-            seq += 1
+        carried, partial = await self._pack(packer)
+        carriers = [seal_carrier(self.recipients, parts) for parts in packer.carriers()]
+        dummies = self.slots - len(carriers)
+        entries = carriers + [seal_carrier_dummy(self.recipients) for _ in range(dummies)]
+        # Dummies are mixed in, so that no position says "real" or "filler".
+        self._rng.shuffle(entries)
+        seq = await self.store.next_digest_seq()
+        digest = sign_digest(
+            self.signing_key,
+            seq=seq,
+            day=self._clock().astimezone(UTC).date(),
+            key_ids=self.recipients.key_ids,
+            entries=entries,
+            size_buckets=(self.digest_bytes,),
+        )
+        await self.store.add_digest(seq, [digest], carried)
+        for report_id in carried:
+            self._progress.pop(report_id, None)
+        self._order = [r for r in self._order if r not in set(carried)]
+        self._progress.update(partial)
         if self.snapshots is not None:
             self.snapshots.carried()
-        for c in closed:
-            log.info(
-                "digest_closed",
-                extra={"fields": {"seq": c.seq, "size": c.size, "parts": c.parts}},
-            )
-        return closed
+        log.info("digest_closed", extra={"fields": {"seq": seq, "size": len(digest), "parts": 1}})
+        return ClosedDigest(
+            seq=seq, reports=len(carried), entries=len(entries), dummies=dummies, size=len(digest)
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -371,7 +371,15 @@ def build_service(
         rng=rng,
     )
     snapshots = FlowSnapshots(recipients, flows, settings.data_dir) if flows else None
-    closer = DigestCloser(store, signing_key, recipients, clock=clock, rng=rng, snapshots=snapshots)
+    closer = DigestCloser(
+        store,
+        signing_key,
+        recipients,
+        digest_bytes=settings.digest_size_kib * 1024,
+        clock=clock,
+        rng=rng,
+        snapshots=snapshots,
+    )
     schedule = DigestSchedule(
         timedelta(hours=settings.digest_interval_hours),
         timedelta(minutes=settings.digest_jitter_minutes),

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     """A digest is closed and posted every this many hours, also when nothing was reported."""
     digest_jitter_minutes: Annotated[float, Field(ge=0)] = 30.0
     """Each digest's time is moved later by a random 0..this many minutes (< half the interval)."""
+    digest_size_kib: Annotated[int, Field(ge=256, le=48 * 1024)] = 4096
+    """Every digest file is exactly this many KiB (one size per deployment, issue 17.2); what
+    does not fit waits for the next slot. Posted per day: this x 24 / the interval in hours."""
 
     # --- Webhook (long polling when webhook_url is unset) -----------------------------------------
     webhook_url: str | None = None
