@@ -297,6 +297,34 @@ def test_review_screen_numbers_edit_and_s_sends() -> None:
     assert parse_typed(session.screen, "hello") == Complain("not_a_choice")
 
 
+@pytest.mark.parametrize(
+    ("script", "receipt"),
+    [
+        ("worker_report_full.yaml", True),
+        ("worker_report_declined.yaml", False),
+        ("quick exit at place", False),
+    ],
+)
+def test_a_receipt_screen_follows_a_kept_report_and_never_a_quick_exit_or_declined_consent(
+    script: str, receipt: bool
+) -> None:
+    """The bot gives a code for every report it keeps; a code left on screen after a quick
+    exit, or after nothing was kept, would be a trace for a minder and a promise we cannot keep."""
+    flow, ui = load_texts(default_flow_path(), None)
+    lines: list[str] = []
+    session = Session(flow, Texts(flow, ui), "ko", 2025, MemorySink(), lines.append)
+    if script.endswith(".yaml"):
+        run_script(session, load_answers(ANSWERS / script), script)
+    else:
+        quick_exit = "[continue, agree, {choose: ok_now}, {at: what, choose: unpaid}, done, quit]"
+        run_script(session, parse_answers(quick_exit, "x"), "x")
+    assert session.outcome is not None
+    screen = "\n".join(lines).splitlines()
+    code_lines = [line for line in screen if re.fullmatch(r"8 9\d\d \d{3}-\d\d-\d\d", line)]
+    shown = any(line.startswith("[번호를 적어두었습니다]") for line in screen)
+    assert (len(code_lines), shown) == ((2, True) if receipt else (0, False))
+
+
 def test_media_words_attach_a_pretend_file() -> None:
     flow, ui = load_texts(default_flow_path(), None)
     session = Session(flow, Texts(flow, ui), "en", 2025, MemorySink(), lambda _l: None)

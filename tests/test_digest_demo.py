@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from bot.cli import _register, cli
@@ -95,6 +97,49 @@ def test_the_demo_shows_the_report_as_an_analyst_sees_it(tmp_path: Path) -> None
     assert "opened with the demo analyst key" in out
     assert "-> Fish processing plant" in out or "other: Fish processing plant" in out
     assert "reportbot analyst open" in out
+
+
+REPORTER_WORDS = {
+    # lang: (the receipt screen's first words, its button, consent's answer, "other" + own words)
+    "ko": ("이것이 번호입니다", "[번호를 적어두었습니다]", "-> 예", "기타: Fish processing plant"),
+    "ru": ("Ваш код", "[Код сохранён]", "-> да", "другое: Fish processing plant"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(REPORTER_WORDS))
+def test_the_demo_ends_on_the_receipt_then_the_opened_report_with_no_english_word_leaking(
+    tmp_path: Path, lang: str
+) -> None:
+    """Issue 14.7: the bot's receipt screen, then the JSON, then the opened report last, all of
+    it in the reporter's language ("yes" and "other:" leaked into the Korean report)."""
+    receipt, button, consent, other = REPORTER_WORDS[lang]
+    result = run(
+        "demo", "--lang", lang, "--year", "2025", "--answers", str(FULL),
+        "--data", str(tmp_path / "demo"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at_receipt = next(i for i, line in enumerate(lines) if line.startswith(receipt))
+    numbers = lines[at_receipt + 1 : at_receipt + 3]
+    assert all(re.fullmatch(r"8 9\d\d \d{3}-\d\d-\d\d", n) for n in numbers), numbers
+    assert any(line.startswith(button) for line in lines[at_receipt:])
+    at_json = lines.index("{")
+    at_opened = next(i for i, line in enumerate(lines) if line.startswith("[demo] opened with"))
+    assert at_receipt < at_json < at_opened, "receipt, then the JSON, then the opened report"
+    report = lines[at_opened + 2 :]
+    assert report[-1] == "    -> " + texts(lang)["contact_when.choice.within_month"]
+    assert "    " + consent in report
+    assert any(other in line for line in report)
+    shown = "\n".join(report)
+    for english in ("-> yes", "other:", "complete", "digest #"):
+        assert english not in shown, english
+
+
+def texts(lang: str) -> dict[str, str]:
+    path = Path(__file__).parent.parent / "locales" / lang / "worker_report.yaml"
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
 
 
 def test_declined_consent_keeps_nothing_and_closes_no_digest(tmp_path: Path) -> None:

@@ -20,19 +20,28 @@ from pathlib import Path
 import pytest
 
 from bot.cli.demo import default_flow_path, load_texts
+from bot.receipts.codes import ReceiptCode
 from bot.terminal.demo import MemorySink, Session, Texts, load_answers, outcome_json, run_script
 
 GOLDEN = Path(__file__).parent / "golden"
 SCENARIOS = ("worker_report_full", "worker_report_early_end", "worker_report_declined")
 LANGS = ("ko", "ru", "en")
 THIS_YEAR = 2025
+RECEIPT = ReceiptCode("123456789987654321")  # the receipt screen's code, pinned
 
 
 def transcript(scenario: str, lang: str) -> str:
     flow, ui = load_texts(default_flow_path(), None)
     lines: list[str] = []
     session = Session(
-        flow, Texts(flow, ui), lang, THIS_YEAR, MemorySink(), lines.append, trace=True
+        flow,
+        Texts(flow, ui),
+        lang,
+        THIS_YEAR,
+        MemorySink(),
+        lines.append,
+        trace=True,
+        receipt_code=lambda: RECEIPT,
     )
     answers = GOLDEN / "answers" / f"{scenario}.yaml"
     outcome = run_script(session, load_answers(answers), answers.name)

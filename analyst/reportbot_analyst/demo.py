@@ -112,8 +112,10 @@ def open_as_analyst(
 
 
 def describe_reports(result: OpenResult, flow: Flow, lang: str) -> list[str]:
-    """The opened reports as lines: each question's prompt and the answer with its labels."""
+    """The opened reports as lines, all in ``lang``: each question's prompt and the answer with
+    its labels (the toolkit's own words, e.g. "yes" for a consent, from its vocabulary)."""
     from reportbot_analyst.toolkit import render_answer
+    from reportbot_analyst.vocabulary import WORDS, word
 
     def label(qid: str, cid: str) -> str:
         try:
@@ -124,11 +126,12 @@ def describe_reports(result: OpenResult, flow: Flow, lang: str) -> list[str]:
     order = {q.id: i for i, q in enumerate(flow.questions)}
     lines: list[str] = []
     for rep in result.reports:
+        status = word(rep.status, lang) if rep.status in WORDS else rep.status
         lines.append(
-            f"report {rep.report} ({rep.status}, {rep.lang}, digest "
+            f"{word('report', lang)} {rep.report} ({status}, {rep.lang}, {word('digests', lang)} "
             f"{', '.join(f'#{s}' for s in sorted(rep.digests))}):"
         )
-        files = {a.ref: f"[{a.media}: {len(a.data)} bytes, {a.metadata}]" for a in rep.attachments}
+        files = {a.ref: f"[📎 {a.media}, {len(a.data)} B, {a.metadata}]" for a in rep.attachments}
         for answer in sorted(rep.answers, key=lambda a: order.get(a.question, 10**6)):
             try:
                 prompt = flow.text(lang, f"{answer.question}.prompt")
@@ -137,7 +140,7 @@ def describe_reports(result: OpenResult, flow: Flow, lang: str) -> list[str]:
             prompt = " ".join(prompt.split())
             if len(prompt) > 70:
                 prompt = prompt[:67] + "..."
-            text = render_answer(answer.question, answer.answer, label, files)
+            text = render_answer(answer.question, answer.answer, label, files, lang)
             lines.append(f"  {prompt}")
             lines.append("    -> " + text.replace("\n", "\n       "))
     return lines
@@ -295,10 +298,9 @@ class RoundTripSink:
             f"[demo] sealed into {self.data_dir / 'reports.sqlite3'}",
             f"[demo] digest closed into {paths[0]} ({paths[0].stat().st_size} bytes, signed, "
             "padded); in the bot it would go to the analyst channel",
+            f"[demo] the toolkit wrote {out_dir}; to open it yourself:",
+            f"  reportbot analyst open {paths[0]} --key {keys.analyst_key} --out OUT",
             f"[demo] opened with the demo analyst key {keys.analyst_key}:",
             "",
             *describe_reports(result, self.flow, self.lang),
-            "",
-            f"[demo] the toolkit wrote {out_dir}; to open it yourself:",
-            f"  reportbot analyst open {paths[0]} --key {keys.analyst_key} --out OUT",
         ]

@@ -115,7 +115,8 @@ def run_demo(
     is_tty: Callable[[], bool] | None = None,
     round_trip_factory: RoundTripFactory | None = None,
 ) -> int:
-    """Run the questionnaire once; print the final answers as JSON. Returns the exit code."""
+    """Run the questionnaire once; print the final answers as JSON, then what the sink says
+    became of them (with ``--data``: sealed, a digest, the report opened). Returns the exit code."""
     try:
         flow, ui = load_texts(flow_path, locales_dir)
     except FlowLoadError as exc:
@@ -165,6 +166,9 @@ def run_demo(
     if not quiet:
         click.echo("")
     click.echo(outcome_json(flow, lang, outcome))
+    if not quiet:  # what became of the answers (the round trip) ends the screen, after the JSON
+        for line in session.closing_lines:
+            click.echo(line)
     return EXIT_OK
 
 

@@ -57,6 +57,7 @@ from bot.questionnaire.engine import (
     step,
 )
 from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
+from bot.receipts.codes import ReceiptCode, new_code
 from bot.texts.resolver import TextResolver, progress_text
 
 UiTexts = Mapping[str, Mapping[str, str]]
@@ -187,6 +188,20 @@ def render(texts: Texts, lang: str, output: Output, *, trace: bool = False) -> l
             return ["", texts.get(lang, "ui.timeout.kept")]
 
 
+def render_receipt(texts: Texts, lang: str, code: ReceiptCode) -> list[str]:
+    """The bot's last screen after a report it keeps: the code, and its two buttons.
+
+    In the bot this is one message with the "sent" line above it (``handlers.followup``), left
+    on screen until "I saved the code"; the terminal shows it and ends.
+    """
+    buttons = (texts.get(lang, "ui.button.kept_it"), texts.get(lang, "ui.button.exit"))
+    return [
+        "",
+        texts.get(lang, "ui.done.receipt", code=code.display()),
+        " · ".join(f"[{label}]" for label in buttons),
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # A report in progress
 
@@ -198,6 +213,14 @@ class Outcome:
     kind: str  # finished | ended_early | cancelled | interrupted | discarded
     answers: dict[str, AnswerValue]
     end_id: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        """The bot keeps the report (and gives its receipt): anything answered, not discarded.
+
+        A declined consent hands on nothing; a quick exit discards everything.
+        """
+        return self.kind != "discarded" and bool(self.answers)
 
 
 class ReportSink(Protocol):
@@ -214,7 +237,8 @@ class ReportSink(Protocol):
     def dropped(self, qid: str) -> None: ...
 
     def closed(self, outcome: Outcome) -> list[str]:
-        """The report ended; return extra lines to show (e.g. a receipt code)."""
+        """The report ended; return extra lines to show after the final answers (e.g. what
+        became of them: sealed, a digest, opened)."""
         ...
 
 
@@ -278,7 +302,13 @@ Action = Event | QuickExit | ShowHelp | Complain | Attach
 
 
 class Session:
-    """One report in the terminal: engine steps, sink calls and printed lines."""
+    """One report in the terminal: engine steps, sink calls and printed lines.
+
+    A report the bot would keep ends on the bot's receipt screen (the code from
+    ``receipt_code``, fresh from the system's CSPRNG unless a test pins it). The sink's closing
+    lines are not shown but kept in :attr:`closing_lines`, for the caller to print after the
+    final answers, so that they end the screen.
+    """
 
     def __init__(
         self,
@@ -290,6 +320,7 @@ class Session:
         show: Callable[[str], None],
         *,
         trace: bool = False,
+        receipt_code: Callable[[], ReceiptCode] = new_code,
     ) -> None:
         self.flow = flow
         self.texts = texts
@@ -297,6 +328,8 @@ class Session:
         self.sink = sink
         self.show = show
         self.trace = trace
+        self.receipt_code = receipt_code
+        self.closing_lines: list[str] = []
         self.state: State = initial_state(lang, this_year)
         self.screen: Prompt | Review | None = None
         self.outcome: Outcome | None = None
@@ -350,8 +383,10 @@ class Session:
     def _close(self, outcome: Outcome) -> None:
         self.outcome = outcome
         self.screen = None
-        for line in self.sink.closed(outcome):
-            self.show(line)
+        self.closing_lines = self.sink.closed(outcome)
+        if outcome.kept:
+            for line in render_receipt(self.texts, self.lang, self.receipt_code()):
+                self.show(line)
 
     def _help(self) -> None:
         self.show("")
