@@ -685,3 +685,46 @@ def test_normalisation_is_idempotent_and_keeps_newlines() -> None:
     once = normalize_text(text)
     assert once == "line one\nline two\n\nline  three !"
     assert normalize_text(once) == once
+
+
+# --- how to choose several is said once ---------------------------------------------------------
+
+
+def test_how_to_choose_several_is_said_on_the_first_multi_choice_only() -> None:
+    """Every multi-choice prompt used to repeat the same instruction line (issue 14.5)."""
+    from bot.questionnaire.engine import Back, Done, Skip
+    from bot.questionnaire.flow import Kind
+    from tests.bot_support import shipped_flow
+
+    flow = shipped_flow()
+    state, out = step(flow, initial_state("ko", THIS_YEAR), Start())
+    hints: list[tuple[str, str | None]] = []
+    for _ in range(100):
+        prompts = [o for o in out if isinstance(o, Prompt)]
+        if not prompts:
+            break
+        [prompt] = prompts
+        q = flow.question(prompt.qid)
+        if q.kind is Kind.MULTI:
+            hints.append((q.id, prompt.hint_id))
+        if q.kind in (Kind.INFO, Kind.CONSENT) or not prompt.can_skip:
+            cid = "agree" if "agree" in [c.cid for c in prompt.choices] else prompt.choices[0].cid
+            state, out = step(flow, state, Choose(q.id, cid))
+        else:
+            state, out = step(flow, state, Skip(q.id))
+    multis = [q.id for q in flow.questions if q.kind is Kind.MULTI and q.when is None]
+    assert [qid for qid, _ in hints] == multis
+    assert hints[0] == (multis[0], "ui.prompt.choose_all")
+    assert all(hint is None for _, hint in hints[1:]), hints
+
+    # Back on the first one: still the first, still said; writing "other" asks for text instead.
+    state, out = step(flow, initial_state("ru", THIS_YEAR), Start())
+    for qid, cid in [("intro", "continue"), ("consent", "agree"), ("alone", "ok_now")]:
+        state, out = step(flow, state, Choose(qid, cid))
+    state, out = step(flow, state, Done(multis[0]))
+    state, out = step(flow, state, Back())
+    [again] = [o for o in out if isinstance(o, Prompt)]
+    assert (again.qid, again.hint_id) == (multis[0], "ui.prompt.choose_all")
+    state, out = step(flow, state, Choose(multis[0], "other"))
+    [writing] = [o for o in out if isinstance(o, Prompt)]
+    assert writing.hint_id == "ui.prompt.type_text"

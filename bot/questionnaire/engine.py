@@ -395,6 +395,13 @@ class _Step:
         answer = state.answer(q.id)
         first_sub = state.sub_step == kind.first_sub_step and state.page == 0
         has_previous = any(self.ctx.index[t] < self.ctx.index[q.id] for t in taken_ids)
+        hint_id = view.hint_id
+        here = self.ctx.index[q.id]
+        if view.hint_once and any(
+            t.kind is q.kind and t.id in state.settled and self.ctx.index[t.id] < here
+            for t in self.taken()
+        ):
+            hint_id = None  # said on an earlier question of this kind
         self.out.append(
             Prompt(
                 qid=q.id,
@@ -411,7 +418,7 @@ class _Step:
                 max=q.max,
                 step=position,
                 total=len(taken_ids),
-                hint_id=view.hint_id,
+                hint_id=hint_id,
                 can_done=kind.done_button or answer is not None,
                 answer=answer.value() if answer is not None else None,
                 accept=tuple(q.accept),

@@ -107,6 +107,7 @@ class KindView:
     choices: tuple[ChoiceView, ...] = ()
     selected: tuple[str, ...] = ()  # choice ids shown as chosen (media: kinds of files received)
     hint_id: str | None = None  # ui text id of a how-to-answer line (ui.prompt.*)
+    hint_once: bool = False  # the hint only on the path's first question of this kind
     max_length: int | None = None  # longest text accepted now; None: no typed text
     accept: tuple[str, ...] = ()  # media kinds accepted (empty: no files)
     max_files: int | None = None  # files at most (None: no files)

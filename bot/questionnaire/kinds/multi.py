@@ -50,7 +50,9 @@ class Multi(QuestionKind):
         return KindView(
             choices=choice_buttons(q, state.sub_step),
             selected=(pending.choices or ()) if pending is not None else (),
-            hint_id="ui.prompt.type_text" if writing else None,
+            # How to choose several is said once, on the first multi-choice a reporter meets.
+            hint_id="ui.prompt.type_text" if writing else "ui.prompt.choose_all",
+            hint_once=not writing,
             max_length=q.text_max_length if q.other or writing else None,
         )
 
