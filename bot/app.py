@@ -41,7 +41,7 @@ from telegram.request import BaseRequest
 from bot.delivery.channel_checks import ChannelVerifier
 from bot.delivery.outbox import TICK_SECONDS, DigestService, build_service
 from bot.delivery.ratelimit import FairSendScheduler, SendLimits
-from bot.ops.logging import exception_types
+from bot.ops.logging import exception_types, roll_reporter_events
 from bot.ops.settings import Settings
 from bot.questionnaire.flow import Flow
 from bot.receipts.service import ReceiptService
@@ -299,6 +299,10 @@ def send_scheduler(settings: Settings) -> FairSendScheduler:
     return FairSendScheduler(limits, max_retries=settings.retry_after_retries)
 
 
+async def _roll_log_hours(context: ContextTypes.DEFAULT_TYPE) -> None:
+    roll_reporter_events()
+
+
 def build_application(settings: Settings, deps: Deps) -> App:
     """Assemble the Application; no network is touched until it is initialised."""
     runtime = build_runtime(settings, deps)
@@ -350,6 +354,8 @@ def build_application(settings: Settings, deps: Deps) -> App:
     jobs.run_repeating(
         runtime.retention, interval=RETENTION_SECONDS, first=3600.0, name="retention"
     )
+    # reporters' events reach the log as counts, once their hour is over (issue 17.4)
+    jobs.run_repeating(_roll_log_hours, interval=60.0, first=60.0, name="log-hours")
     install_digests(app, settings, deps)  # digest clock + channel handshake
     app.bot_data[RUNTIME_KEY] = runtime
     return app

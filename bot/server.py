@@ -25,7 +25,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.app import ALLOWED_UPDATES, App, Deps, build_application, runtime_of
-from bot.ops.logging import asyncio_exception_handler, exception_types
+from bot.ops.logging import asyncio_exception_handler, exception_types, roll_reporter_events
 from bot.ops.settings import ENV_PREFIX, Settings, SettingsError
 from bot.questionnaire.flow import Flow
 from bot.questionnaire.loader import FlowLoadError, load_flow, load_ui_texts
@@ -420,4 +420,5 @@ async def serve(loaded: Loaded, stop: asyncio.Event | None = None) -> None:
                 await app.updater.stop()
             await app.stop()
             await runtime.post_stop(app)
+    roll_reporter_events(everything=True)  # the hour's counts so far: nothing is lost
     log.info("bot_stopped")

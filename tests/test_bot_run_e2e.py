@@ -53,6 +53,7 @@ async def test_reportbot_run_talks_over_http_and_stops_cleanly_on_sigterm(tmp_pa
         "REPORTBOT_FLOW": str(FLOW_PATH),
         "REPORTBOT_LOCALES_DIR": str(LOCALES),
         "REPORTBOT_LOG_LEVEL": "DEBUG",
+        "REPORTBOT_DEPLOYMENT": "development",  # DEBUG is refused elsewhere (issue 17.4)
     }
     proc = await asyncio.create_subprocess_exec(
         str(REPORTBOT),

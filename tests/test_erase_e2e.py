@@ -93,6 +93,7 @@ class Bot:
             "REPORTBOT_FLOW": str(FLOW_PATH),
             "REPORTBOT_LOCALES_DIR": str(LOCALES),
             "REPORTBOT_LOG_LEVEL": "DEBUG",
+            "REPORTBOT_DEPLOYMENT": "development",  # DEBUG is refused elsewhere (issue 17.4)
             "REPORTBOT_SEND_PER_CHAT_PER_SECOND": "1000",
             "REPORTBOT_SEND_CHAT_BURST": "1000",
             "REPORTBOT_MESSAGES_PER_MINUTE": "600",

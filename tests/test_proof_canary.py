@@ -111,6 +111,7 @@ async def test_no_marker_in_any_output_or_file_of_the_deployed_bot_at_debug(
         "REPORTBOT_FLOW": str(FLOW_PATH),
         "REPORTBOT_LOCALES_DIR": str(LOCALES),
         "REPORTBOT_LOG_LEVEL": "DEBUG",
+        "REPORTBOT_DEPLOYMENT": "development",  # DEBUG is refused elsewhere (issue 17.4)
         "REPORTBOT_MESSAGES_PER_MINUTE": "600",  # the walk is faster than any person
     }
     proc = await asyncio.create_subprocess_exec(

@@ -16,6 +16,15 @@ Every record goes through :class:`SafeFormatter`, which builds its line from an 
 
 Anything that still looks like a bot token is masked. ``telegram``, ``httpx`` and ``httpcore`` are
 held at WARNING whatever the bot's own level (at DEBUG they log the token and every parameter).
+
+Times (issue 17.4): a log with exact times of what reporters did is a timeline of their activity,
+whatever the lines say. So, unless the operator accepted a timeline (DEBUG, see
+``bot.ops.settings``), every line's ``ts`` is the hour only (``2026-03-01T14Z``), and records of
+:data:`REPORTER_LOGGERS` (everything a reporter's message, press, file, code or silence sets
+off) are not written when they happen: :class:`SafeHandler` counts them per hour and writes one
+line per distinct record with its ``hourly_count`` once the hour is over
+(:func:`roll_reporter_events`, a job every minute, and at shutdown), in sorted order, so neither
+the lines nor the moment the journal receives them tell when within the hour anyone wrote.
 """
 
 from __future__ import annotations
@@ -23,14 +32,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import secrets
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal, TextIO
+from typing import Any, Final, Literal, TextIO
 
 OWN_LOGGERS: tuple[str, ...] = ("reportbot", "bot", "handlers", "storage")
 QUIET_LOGGERS: tuple[str, ...] = (
@@ -44,6 +55,19 @@ QUIET_LOGGERS: tuple[str, ...] = (
     "asyncio",
 )
 """Third-party loggers held at WARNING or above (``aiohttp.access`` would log client addresses)."""
+
+REPORTER_LOGGERS: tuple[str, ...] = (
+    "handlers",
+    "bot.receipts",
+    "bot.sealing",
+    "bot.delivery.ratelimit",
+)
+"""Loggers whose records a reporter sets off (updates, answers, files, codes, erasing, idle
+timeouts, sends into their chats): written only as counts per hour, after the hour."""
+
+HOURLY_COUNT: Final = "hourly_count"
+MAX_HOURLY_KEYS: Final = 10_000
+"""Distinct reporter records kept per hour; beyond, one ``reporter_events_withheld`` count."""
 
 _TOKEN_RE = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{20,}")
 _MAX_EVENT = 300
@@ -59,8 +83,21 @@ def new_incident_id() -> str:
     return secrets.token_hex(4)
 
 
+def _under(name: str, roots: tuple[str, ...]) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in roots)
+
+
 def is_own_logger(name: str) -> bool:
-    return any(name == own or name.startswith(own + ".") for own in OWN_LOGGERS)
+    return _under(name, OWN_LOGGERS)
+
+
+def is_reporter_logger(name: str) -> bool:
+    return _under(name, REPORTER_LOGGERS)
+
+
+def hour_stamp(seconds: float) -> str:
+    """``2026-03-01T14Z``: the UTC hour of a time, nothing finer."""
+    return time.strftime("%Y-%m-%dT%HZ", time.gmtime(seconds))
 
 
 def exception_types(exc: BaseException) -> str:
@@ -154,15 +191,34 @@ def mask_tokens(text: str) -> str:
 class SafeFormatter(logging.Formatter):
     """Formats a record from allow-listed parts only (see the module docstring)."""
 
-    def __init__(self, fmt: LogFormat = "json") -> None:
+    def __init__(self, fmt: LogFormat = "json", *, precise: bool = False) -> None:
         super().__init__()
         self._fmt_kind = fmt
+        self.precise = precise  # milliseconds (a timeline the operator accepted) or the hour
+
+    def stamp(self, record: logging.LogRecord) -> str:
+        if not self.precise:
+            return hour_stamp(record.created)
+        return (
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z"
+        )
 
     def format(self, record: logging.LogRecord) -> str:
+        return self.render(self.fields(record))
+
+    def render(self, fields: Mapping[str, Any]) -> str:
+        if self._fmt_kind == "json":
+            line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        else:
+            line = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+        return mask_tokens(line)
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The allow-listed parts of ``record``, ``ts`` first."""
         own = is_own_logger(record.name)
         fields: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self.stamp(record),
             "level": record.levelname,
             "logger": record.name,
             "event": self._event(record, own),
@@ -181,11 +237,7 @@ class SafeFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             fields["exc_type"] = exception_types(record.exc_info[1])
             fields["exc_where"] = exception_where(record.exc_info[2])
-        if self._fmt_kind == "json":
-            line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-        else:
-            line = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
-        return mask_tokens(line)
+        return fields
 
     @staticmethod
     def _event(record: logging.LogRecord, own: bool) -> str:
@@ -211,17 +263,114 @@ class SafeFormatter(logging.Formatter):
         return ""
 
 
+_Key = tuple[int, str]  # (hour index, the record's line without its ts, as JSON)
+
+
+class SafeHandler(logging.StreamHandler[TextIO]):
+    """One line per record through :class:`SafeFormatter`; reporter records as hourly counts.
+
+    With ``timeline`` (DEBUG accepted by the operator) reporter records are written at once with
+    their exact time, like every other line.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        fmt: LogFormat = "json",
+        *,
+        timeline: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(stream)
+        self.formatter_safe = SafeFormatter(fmt, precise=timeline)
+        self.setFormatter(self.formatter_safe)
+        self.timeline = timeline
+        self._clock = clock
+        self._counts: Counter[_Key] = Counter()
+        self._withheld: Counter[int] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.timeline or not is_reporter_logger(record.name):
+            super().emit(record)
+            return
+        try:
+            fields = self.formatter_safe.fields(record)
+            del fields["ts"]
+            key = (math.floor(record.created / 3600), json.dumps(fields, sort_keys=True))
+            if key in self._counts or len(self._counts) < MAX_HOURLY_KEYS:
+                self._counts[key] += 1
+            else:
+                self._withheld[key[0]] += 1
+        except Exception:
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        # logging's default prints the record's message and arguments with a traceback.
+        try:
+            fields = {
+                "ts": self.formatter_safe.stamp(record),
+                "level": "ERROR",
+                "logger": "reportbot.logging",
+                "event": "log_record_failed",
+            }
+            self.stream.write(self.formatter_safe.render(fields) + self.terminator)
+        except Exception:  # noqa: S110 - nowhere left to report it
+            pass
+
+    def roll(self, *, everything: bool = False) -> int:
+        """Write the counts of every hour that is over (``everything``: the current one too, at
+        shutdown); returns how many lines were written."""
+        now_hour = math.floor(self._clock() / 3600)
+        lines: list[str] = []
+        with self.lock if self.lock is not None else threading.Lock():
+            due = sorted(k for k in self._counts if everything or k[0] < now_hour)
+            for hour, body in due:
+                fields = {"ts": hour_stamp(hour * 3600), **json.loads(body)}
+                fields[HOURLY_COUNT] = self._counts.pop((hour, body))
+                lines.append(self.formatter_safe.render(fields))
+            for hour in sorted(h for h in self._withheld if everything or h < now_hour):
+                fields = {
+                    "ts": hour_stamp(hour * 3600),
+                    "level": "WARNING",
+                    "logger": "reportbot.logging",
+                    "event": "reporter_events_withheld",
+                    HOURLY_COUNT: self._withheld.pop(hour),
+                }
+                lines.append(self.formatter_safe.render(fields))
+            if lines:
+                self.stream.write("".join(line + self.terminator for line in lines))
+                self.flush()
+        return len(lines)
+
+
+def roll_reporter_events(*, everything: bool = False) -> int:
+    """:meth:`SafeHandler.roll` for every such handler on the root logger (the bot's jobs)."""
+    return sum(
+        h.roll(everything=everything)
+        for h in logging.getLogger().handlers
+        if isinstance(h, SafeHandler)
+    )
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: LogFormat = "json",
     stream: TextIO | None = None,
-) -> logging.Handler:
-    """Route every record through one SafeFormatter handler; return that handler.
+    *,
+    timeline: bool | None = None,
+    clock: Callable[[], float] = time.time,
+) -> SafeHandler:
+    """Route every record through one :class:`SafeHandler`; return that handler.
 
-    Idempotent: earlier handlers on the root logger are replaced.
+    ``timeline`` (exact times, reporter records at once) defaults to ``level == "DEBUG"``:
+    ``bot.ops.settings`` refuses DEBUG unless the deployment is a development one or the
+    operator accepted the timeline. Idempotent: earlier handlers on the root logger are replaced.
     """
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(SafeFormatter(fmt))
+    if timeline is None:
+        timeline = level.upper() == "DEBUG"
+    handler = SafeHandler(
+        stream if stream is not None else sys.stderr, fmt, timeline=timeline, clock=clock
+    )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -146,7 +146,14 @@ class Settings(BaseSettings):
 
     # --- Logging ----------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Below DEBUG, lines carry the hour only and reporters' events come as hourly counts; DEBUG
+    writes every update and answer with its exact time: a timeline of reporters' activity."""
     log_format: Literal["json", "kv"] = "json"
+    deployment: Literal["production", "development"] = "production"
+    """``development`` for a machine without real reporters: DEBUG is allowed there."""
+    log_debug_timeline_accepted: bool = False
+    """DEBUG outside development only with this set: the operator accepts that the logs then
+    hold a timeline of reporters' activity (and keeps them off disk and journald)."""
 
     # --- Receipts and follow-ups (issue 7) ------------------------------------------------------
     receipt_wrong_codes_per_reporter: Annotated[int, Field(ge=1, le=100)] = 5
@@ -237,6 +244,20 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _debug_only_where_accepted(self) -> Settings:
+        if (
+            self.log_level == "DEBUG"
+            and self.deployment != "development"
+            and not self.log_debug_timeline_accepted
+        ):
+            raise ValueError(
+                "log_level: DEBUG writes a timeline of reporters' activity (every update, with "
+                "its time); outside REPORTBOT_DEPLOYMENT=development it needs "
+                "REPORTBOT_LOG_DEBUG_TIMELINE_ACCEPTED=true"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.webhook_url is not None and self.webhook_secret is None:
             raise ValueError("webhook_secret: required when webhook_url is set")
@@ -287,9 +308,10 @@ def describe_validation_error(exc: ValidationError) -> str:
     message = message.removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
         message = "unknown setting (a typo?)"
-    if not loc and message.startswith("webhook_secret: "):
-        loc = ("webhook_secret",)
-        message = message.removeprefix("webhook_secret: ")
+    for field in ("webhook_secret", "log_level"):  # model validators name their field first
+        if not loc and message.startswith(f"{field}: "):
+            loc = (field,)
+            message = message.removeprefix(f"{field}: ")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"bad setting {_setting_name(loc)}: {message}{more}"
 
