@@ -680,6 +680,57 @@ def _u32(value: int) -> bytes:
     return struct.pack(">I", value)
 
 
+def _checked_digest_header(
+    signing_key: BotSigningKey, seq: int, day: date, key_ids: Sequence[bytes], n_entries: int
+) -> list[bytes]:
+    """Refuse a digest header the format cannot carry; the key ids, sorted."""
+    if not isinstance(signing_key, BotSigningKey):
+        raise SealingError("a digest is signed with the bot's signing key")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq < 2**64:
+        raise SealingError("sequence numbers are whole numbers from 1")
+    if not isinstance(day, date):
+        raise SealingError("day must be a date")
+    ids = sorted(bytes(k) for k in key_ids)
+    if len(set(ids)) != len(ids) or any(len(k) != KEY_ID_BYTES for k in ids):
+        raise SealingError("key ids must be distinct 8-byte ids")
+    if len(ids) > MAX_RECIPIENTS:
+        raise SealingError(f"at most {MAX_RECIPIENTS} key ids")
+    if n_entries > MAX_DIGEST_ENTRIES:
+        raise SealingError(f"at most {MAX_DIGEST_ENTRIES} entries in one digest")
+    return ids
+
+
+def _encoded_entry(entry: DigestEntry, ids: Sequence[bytes]) -> bytes:
+    """One digest entry as it is written: tag, length, then the envelope or the blob's hash."""
+    if isinstance(entry, ExternalEntry):
+        if len(entry.blob_hash) != BLOB_HASH_BYTES or not 0 < entry.length <= MAX_ENVELOPE_BYTES:
+            raise SealingError("bad external entry")
+        return bytes([DIGEST_ENTRY_EXTERNAL]) + _u32(entry.length) + entry.blob_hash
+    envelope = bytes(entry)
+    try:
+        parsed = parse_envelope(envelope)
+    except FormatError as exc:
+        raise SealingError(f"a digest entry is not an envelope: {exc}") from None
+    if not set(parsed.key_ids) <= set(ids):
+        raise SealingError("an entry is sealed to a key not listed in the digest")
+    return bytes([DIGEST_ENTRY_INLINE]) + _u32(len(envelope)) + envelope
+
+
+def _digest_padding(fixed: int, size_buckets: Sequence[int]) -> int:
+    """Zero bytes that bring a digest of ``fixed`` bytes to its size bucket."""
+    padding = 0
+    if size_buckets:
+        target = next((b for b in sorted(size_buckets) if b >= fixed), None)
+        if target is None:
+            raise SealingError(
+                f"digest of {fixed} bytes is larger than the largest size bucket; split it"
+            )
+        padding = target - fixed
+    if fixed + padding > MAX_DIGEST_BYTES:
+        raise SealingError("digest larger than the format allows; split it")
+    return padding
+
+
 def sign_digest(
     signing_key: BotSigningKey,
     *,
@@ -695,19 +746,7 @@ def sign_digest(
     result is padded with zeros to the smallest of ``size_buckets`` it fits (no padding when
     ``size_buckets`` is empty). Sequence numbers start at 1 and never repeat.
     """
-    if not isinstance(signing_key, BotSigningKey):
-        raise SealingError("a digest is signed with the bot's signing key")
-    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq < 2**64:
-        raise SealingError("sequence numbers are whole numbers from 1")
-    if not isinstance(day, date):
-        raise SealingError("day must be a date")
-    ids = sorted(bytes(k) for k in key_ids)
-    if len(set(ids)) != len(ids) or any(len(k) != KEY_ID_BYTES for k in ids):
-        raise SealingError("key ids must be distinct 8-byte ids")
-    if len(ids) > MAX_RECIPIENTS:
-        raise SealingError(f"at most {MAX_RECIPIENTS} key ids")
-    if len(entries) > MAX_DIGEST_ENTRIES:
-        raise SealingError(f"at most {MAX_DIGEST_ENTRIES} entries in one digest")
+    ids = _checked_digest_header(signing_key, seq, day, key_ids, len(entries))
     out = bytearray(DIGEST_MAGIC)
     out.append(FORMAT_VERSION)
     out += struct.pack(">Q", seq)
@@ -718,37 +757,8 @@ def sign_digest(
         out += kid
     out += _u32(len(entries))
     for entry in entries:
-        if isinstance(entry, ExternalEntry):
-            if (
-                len(entry.blob_hash) != BLOB_HASH_BYTES
-                or not 0 < entry.length <= MAX_ENVELOPE_BYTES
-            ):
-                raise SealingError("bad external entry")
-            out.append(DIGEST_ENTRY_EXTERNAL)
-            out += _u32(entry.length)
-            out += entry.blob_hash
-        else:
-            envelope = bytes(entry)
-            try:
-                parsed = parse_envelope(envelope)
-            except FormatError as exc:
-                raise SealingError(f"a digest entry is not an envelope: {exc}") from None
-            if not set(parsed.key_ids) <= set(ids):
-                raise SealingError("an entry is sealed to a key not listed in the digest")
-            out.append(DIGEST_ENTRY_INLINE)
-            out += _u32(len(envelope))
-            out += envelope
-    fixed = len(out) + 4 + SIGNATURE_BYTES
-    padding = 0
-    if size_buckets:
-        target = next((b for b in sorted(size_buckets) if b >= fixed), None)
-        if target is None:
-            raise SealingError(
-                f"digest of {fixed} bytes is larger than the largest size bucket; split it"
-            )
-        padding = target - fixed
-    if fixed + padding > MAX_DIGEST_BYTES:
-        raise SealingError("digest larger than the format allows; split it")
+        out += _encoded_entry(entry, ids)
+    padding = _digest_padding(len(out) + 4 + SIGNATURE_BYTES, size_buckets)
     out += _u32(padding)
     out += bytes(padding)
     out += signing_key.sign(bytes(out))
@@ -773,8 +783,8 @@ class _Reader:
         return int(value)
 
 
-def _parse_digest(data: bytes) -> tuple[Digest, bytes, bytes]:
-    """Structure only (no signature check): the digest, the signed bytes, the signature."""
+def _check_digest_magic(data: bytes) -> None:
+    """Magic, version and size, before anything else is read."""
     if len(data) < len(DIGEST_MAGIC) or data[:4] != DIGEST_MAGIC:
         raise NotOurFormatError("not a reportbot digest (bad magic)")
     if len(data) < 5:
@@ -785,17 +795,38 @@ def _parse_digest(data: bytes) -> tuple[Digest, bytes, bytes]:
         )
     if len(data) > MAX_DIGEST_BYTES:
         raise MalformedError("digest larger than the format allows")
-    r = _Reader(data)
-    r.take(5, "header")
-    (seq,) = struct.unpack(">Q", r.take(8, "sequence number"))
+
+
+def _read_digest_day(r: _Reader) -> date:
     day_raw = r.take(10, "day")
     try:
         day_text = day_raw.decode("ascii")
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day_text):
             raise ValueError(day_text)
-        day = date.fromisoformat(day_text)
+        return date.fromisoformat(day_text)
     except ValueError:
         raise MalformedError("digest day is not a YYYY-MM-DD date") from None
+
+
+def _read_digest_entry(r: _Reader) -> DigestEntry:
+    tag = r.take(1, "entry")[0]
+    length = r.u32("entry length")
+    if not 0 < length <= MAX_ENVELOPE_BYTES:
+        raise MalformedError(f"digest entry length {length} out of range")
+    if tag == DIGEST_ENTRY_INLINE:
+        return r.take(length, "an entry")
+    if tag == DIGEST_ENTRY_EXTERNAL:
+        return ExternalEntry(r.take(BLOB_HASH_BYTES, "an entry"), length)
+    raise MalformedError(f"unknown digest entry type {tag}")
+
+
+def _parse_digest(data: bytes) -> tuple[Digest, bytes, bytes]:
+    """Structure only (no signature check): the digest, the signed bytes, the signature."""
+    _check_digest_magic(data)
+    r = _Reader(data)
+    r.take(5, "header")
+    (seq,) = struct.unpack(">Q", r.take(8, "sequence number"))
+    day = _read_digest_day(r)
     bot_key_id = r.take(KEY_ID_BYTES, "bot key id")
     k = r.take(1, "key count")[0]
     if k > MAX_RECIPIENTS:
@@ -806,18 +837,7 @@ def _parse_digest(data: bytes) -> tuple[Digest, bytes, bytes]:
     count = r.u32("entry count")
     if count > MAX_DIGEST_ENTRIES:
         raise MalformedError(f"digest claims {count} entries (at most {MAX_DIGEST_ENTRIES})")
-    entries: list[DigestEntry] = []
-    for _ in range(count):
-        tag = r.take(1, "entry")[0]
-        length = r.u32("entry length")
-        if not 0 < length <= MAX_ENVELOPE_BYTES:
-            raise MalformedError(f"digest entry length {length} out of range")
-        if tag == DIGEST_ENTRY_INLINE:
-            entries.append(r.take(length, "an entry"))
-        elif tag == DIGEST_ENTRY_EXTERNAL:
-            entries.append(ExternalEntry(r.take(BLOB_HASH_BYTES, "an entry"), length))
-        else:
-            raise MalformedError(f"unknown digest entry type {tag}")
+    entries = [_read_digest_entry(r) for _ in range(count)]
     padding = r.u32("padding length")
     if r.take(padding, "padding").count(0) != padding:
         raise MalformedError("digest padding is not all zeros")
