@@ -20,7 +20,9 @@ from bot.questionnaire.flow import LANGUAGES, Flow
 from bot.questionnaire.loader import FlowLoadError, default_locales_dir, load_flow, load_ui_texts
 from bot.terminal.demo import (
     DemoError,
+    Item,
     MemorySink,
+    Outcome,
     ReportSink,
     Session,
     Texts,
@@ -101,6 +103,39 @@ def _choose_language(ui: UiTexts) -> str:
     raise DemoError("input ended before a language was chosen")
 
 
+def _is_interactive(answers: Path | None, is_tty: Callable[[], bool] | None) -> bool:
+    """A person at a terminal answers (no answers file, stdin is a terminal)."""
+    if answers is not None:
+        return False
+    if is_tty is not None:
+        return is_tty()
+    stdin = sys.stdin  # None when the process was started with stdin closed
+    return stdin is not None and stdin.isatty()
+
+
+def _round_trip(
+    factory: RoundTripFactory | None, data_dir: Path, flow: Flow, lang: str
+) -> RoundTrip:
+    """Seal, store, close a digest into data_dir and open it as an analyst would."""
+    if factory is None:
+        raise DemoError(
+            "--data needs the analysts' toolkit (reportbot-analyst), which opens digests"
+        )
+    return factory(data_dir, flow, lang)
+
+
+def _run_session(
+    session: Session, items: list[Item] | None, answers: Path | None, *, interactive: bool
+) -> Outcome:
+    """Feed the session from the answers file, the terminal, or stdin's lines."""
+    if items is not None:
+        return run_script(session, items, str(answers))
+    if interactive:
+        return run_lines(session, _terminal_lines("> "), echo=False)
+    stdin = sys.stdin
+    return run_lines(session, stdin if stdin is not None else (), echo=True)
+
+
 def run_demo(
     flow_path: Path,
     *,
@@ -124,11 +159,7 @@ def run_demo(
             click.echo(str(problem), err=True)
         click.echo(f"error: {flow_path}: the flow does not pass the check; not started", err=True)
         return EXIT_ERROR
-    stdin = sys.stdin  # None when the process was started with stdin closed
-    if is_tty is None:
-        interactive = answers is None and stdin is not None and stdin.isatty()
-    else:
-        interactive = answers is None and is_tty()
+    interactive = _is_interactive(answers, is_tty)
     if sink is None and data_dir is None and interactive:
         data_dir = DEFAULT_DEMO_DATA  # a person at a terminal gets the whole round trip
     round_trip: RoundTrip | None = None
@@ -139,21 +170,11 @@ def run_demo(
         year = this_year if this_year is not None else datetime.now(UTC).year
         show: Callable[[str], None] = (lambda _line: None) if quiet else click.echo
         if sink is None and data_dir is not None:
-            # Seal, store, close a digest into data_dir and open it as an analyst would.
-            if round_trip_factory is None:
-                raise DemoError(
-                    "--data needs the analysts' toolkit (reportbot-analyst), which opens digests"
-                )
-            sink = round_trip = round_trip_factory(data_dir, flow, lang)
+            sink = round_trip = _round_trip(round_trip_factory, data_dir, flow, lang)
         session = Session(
             flow, Texts(flow, ui), lang, year, sink or MemorySink(), show, trace=trace
         )
-        if items is not None:
-            outcome = run_script(session, items, str(answers))
-        elif interactive:
-            outcome = run_lines(session, _terminal_lines("> "), echo=False)
-        else:
-            outcome = run_lines(session, stdin if stdin is not None else (), echo=True)
+        outcome = _run_session(session, items, answers, interactive=interactive)
     except DemoError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
