@@ -613,13 +613,7 @@ def item_action(session: Session, item: Item, name: str) -> Action:
         case "edit":
             return Edit(value)
         case "media":
-            kind = MEDIA_WORDS.get(value.lower())
-            if kind is None:
-                raise DemoError(
-                    f"{name}: item {item.number}: unknown media kind {value!r} "
-                    f"(one of: {', '.join(MEDIA_WORDS)})"
-                )
-            return Attach(kind)
+            return Attach(_media_kind(item, value, name))
         case "skip":
             return Skip(qid)
         case "back":
@@ -630,15 +624,21 @@ def item_action(session: Session, item: Item, name: str) -> Action:
             return Submit()
         case "send_now":
             return SendNow()
-        case "continue":
-            return Choose(qid, "continue")
-        case "agree":
-            return Choose(qid, "agree")
-        case "decline":
-            return Choose(qid, "decline")
+        case "continue" | "agree" | "decline":
+            return Choose(qid, item.action)
         case "cancel":
             return Cancel()
     return QuickExit()  # "quit"
+
+
+def _media_kind(item: Item, value: str, name: str) -> MediaKind:
+    kind = MEDIA_WORDS.get(value.lower())
+    if kind is None:
+        raise DemoError(
+            f"{name}: item {item.number}: unknown media kind {value!r} "
+            f"(one of: {', '.join(MEDIA_WORDS)})"
+        )
+    return kind
 
 
 def run_script(session: Session, items: Sequence[Item], name: str) -> Outcome:
