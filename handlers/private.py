@@ -198,7 +198,9 @@ class ReporterChats:
         async with self.locks.hold(key):
             await self._handle_locked(update, context.bot, user.id, chat.id, user.language_code)
 
-    async def _handle_locked(
+    # C901 (17): the erase, cover and flood engineers change this routing now (/start, duress,
+    # limits); split after they land, one helper per verdict.
+    async def _handle_locked(  # noqa: C901
         self, update: Update, bot: Bot, user_id: int, chat_id: int, language_code: str | None
     ) -> None:
         verdict = self.limits.message(user_id)
@@ -391,7 +393,9 @@ class ReporterChats:
         text_id = "ui.error.stale_button" if turn.conv.active else "ui.error.ended_button"
         return self.render.ui_text(turn.lang, text_id)
 
-    async def _dispatch_button(self, turn: Turn, cb: Callback) -> None:
+    # C901 (16): the flood and kinds engineers change this now (toasts, one edit per step);
+    # split after they land, one helper per family of callback ops (language, review, question).
+    async def _dispatch_button(self, turn: Turn, cb: Callback) -> None:  # noqa: C901
         conv = turn.conv
         if cb.op is Op.LANGUAGE:
             await self._choose_language(turn, cb.qid)
