@@ -38,7 +38,7 @@ class _NoView(QuestionKind):
     """A kind with every flag and every part but its view model: the registry must refuse it."""
 
     name = "noview"
-    takes_choices = takes_other = takes_range = takes_accept = takes_max_length = False
+    takes_choices = takes_other = takes_accept = takes_max_length = False
     never_required = None
     holds_answer = skippable = reviewed = done_button = typed = echoes_answer = False
     ends_when_declined = False

@@ -135,8 +135,6 @@ class QuestionKind(ABC):
     """Needs ``choices`` (and no other kind may have them)."""
     takes_other: ClassVar[bool]
     """May have ``other: true`` (a button to write the answer in words)."""
-    takes_range: ClassVar[bool]
-    """Needs ``min`` and ``max``."""
     takes_accept: ClassVar[bool]
     """Needs ``accept`` (media kinds)."""
     takes_max_length: ClassVar[bool]

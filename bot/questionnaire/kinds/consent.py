@@ -23,7 +23,6 @@ class Consent(QuestionKind):
     name = "consent"
     takes_choices = False
     takes_other = False
-    takes_range = False
     takes_accept = False
     takes_max_length = False
     never_required = None

@@ -94,7 +94,6 @@ class Date(QuestionKind):
     name = "date"
     takes_choices = False
     takes_other = False
-    takes_range = False
     takes_accept = False
     takes_max_length = False
     never_required = None

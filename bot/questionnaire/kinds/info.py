@@ -22,7 +22,6 @@ class Info(QuestionKind):
     name = "info"
     takes_choices = False
     takes_other = False
-    takes_range = False
     takes_accept = False
     takes_max_length = False
     never_required = "an info screen has no answer to require"

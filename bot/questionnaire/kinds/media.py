@@ -25,7 +25,6 @@ class Media(QuestionKind):
     name = "media"
     takes_choices = False
     takes_other = False
-    takes_range = False
     takes_accept = True
     takes_max_length = False
     never_required = "a media question is never required: evidence is always optional"

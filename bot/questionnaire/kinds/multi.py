@@ -30,7 +30,6 @@ class Multi(QuestionKind):
     name = "multi"
     takes_choices = True
     takes_other = True
-    takes_range = False
     takes_accept = False
     takes_max_length = False
     never_required = None

@@ -27,7 +27,6 @@ class Number(QuestionKind):
     name = "number"
     takes_choices = False
     takes_other = False
-    takes_range = True
     takes_accept = False
     takes_max_length = False
     never_required = None

@@ -28,7 +28,6 @@ class Place(QuestionKind):
     name = "place"
     takes_choices = True
     takes_other = False
-    takes_range = False
     takes_accept = False
     takes_max_length = True
     never_required = None

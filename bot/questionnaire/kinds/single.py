@@ -33,7 +33,6 @@ class Single(QuestionKind):
     name = "single"
     takes_choices = True
     takes_other = True
-    takes_range = False
     takes_accept = False
     takes_max_length = False
     never_required = None

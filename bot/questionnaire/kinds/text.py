@@ -22,7 +22,6 @@ class FreeText(QuestionKind):
     name = "text"
     takes_choices = False
     takes_other = False
-    takes_range = False
     takes_accept = False
     takes_max_length = True
     never_required = None
