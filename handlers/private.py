@@ -483,7 +483,6 @@ class ReporterChats:
                     conv.can_back = out.can_back
                     if out.max_files is not None:  # a question that takes files
                         conv.files_received = len(out.selected)
-                        conv.max_files = out.max_files
                     else:
                         conv.files_received = 0
                     await turn.show(self.render.prompt_screen(turn.lang, conv.nonce, out))

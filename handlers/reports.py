@@ -62,33 +62,6 @@ async def seal_and_store_file(
     return ref, metadata is sealing.Metadata.STRIPPED
 
 
-async def seal_and_store_attachment(
-    store: ReportStore,
-    recipients: Recipients,
-    context: sealing.ReportContext,
-    report_id: ReportId,
-    slot: int,
-    *,
-    question: str,
-    media: MediaKind,
-    data: bytes,
-    mime: str,
-) -> str:
-    """:func:`seal_and_store_file`, returning only the ref."""
-    ref, _ = await seal_and_store_file(
-        store,
-        recipients,
-        context,
-        report_id,
-        slot,
-        question=question,
-        media=media,
-        data=data,
-        mime=mime,
-    )
-    return ref
-
-
 @dataclass(slots=True)
 class ReportDraft:
     """The in-memory half of an open report: ids and slot numbers only."""

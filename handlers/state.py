@@ -44,7 +44,6 @@ class Conversation:
     can_back: bool = False
     awaiting_cancel: bool = False
     files_received: int = 0
-    max_files: int | None = None
     erase_key: bytes = field(default_factory=lambda: secrets.token_bytes(ERASE_KEY_BYTES))
     unsaved: list[int] = field(default_factory=list)
     """Recorded ids not yet written to the store (``ReporterChats.save``)."""

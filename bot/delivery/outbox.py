@@ -327,11 +327,6 @@ class DigestService:
             self.next_close = self.schedule.next_close(max(self.next_close, now))
             return [c.seq for c in closed]
 
-    async def tick(self, bot: Bot) -> RoundReport:
-        """Close if due, then one delivery round (what the job does, awaited: for tests)."""
-        await self.close_if_due()
-        return await self.sender.deliver(bot)
-
     async def job(self, context: Any) -> None:
         """The job queue's callback: close if due, then start a delivery round in the
         background (an upload may outlast the job's interval; the job itself returns at once,

@@ -316,10 +316,6 @@ class ParsedEnvelope:
     def key_ids(self) -> tuple[bytes, ...]:
         return tuple(kid for kid, _ in self.recipients)
 
-    @property
-    def padded_size(self) -> int:
-        return len(self.ciphertext) - TAG_BYTES
-
 
 def parse_envelope(data: bytes) -> ParsedEnvelope:
     """Check an envelope's structure (not its contents) and split it into parts."""
