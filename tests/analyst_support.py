@@ -4,7 +4,6 @@ with its flow snapshots, written into a folder under their channel names."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,10 +152,6 @@ class Bot:
     async def digest(self, folder: Path) -> list[Path]:
         assert self.closer is not None, "run() first"
         return await close_to_folder(self.closer, folder)
-
-
-def random_marker() -> str:
-    return secrets.token_hex(4)
 
 
 def png(width: int = 40, height: int = 30) -> bytes:

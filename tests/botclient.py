@@ -134,7 +134,6 @@ class FakeTelegram:
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self.downloads: list[str] = []
         self.failures: dict[str, list[BotApiError]] = {}
-        self.pending_updates: asyncio.Queue[JSON] | None = None
         self.deletions: list[Deletion] = []
         self.clock: Callable[[], float] = time.time
         self._private_ids = itertools.count(1)

@@ -148,7 +148,6 @@ class FakeBotApiServer:
         self.updates: list[JSON] = []
         self._new_update = asyncio.Event()
         self._calls_changed = asyncio.Event()
-        self.polls = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -249,7 +248,6 @@ class FakeBotApiServer:
         return web.json_response(body, status=status)
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
-        self.polls += 1
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         self.updates = [u for u in self.updates if int(u["update_id"]) >= offset]

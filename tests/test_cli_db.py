@@ -54,9 +54,8 @@ def test_db_commands_are_registered_on_reportbot() -> None:
     assert set(group.commands) == {"backup", "check"}
 
 
-async def test_backup_is_a_private_complete_copy(
-    db_cli: click.Group, tmp_path: Path, loose_umask: None
-) -> None:
+@pytest.mark.usefixtures("loose_umask")
+async def test_backup_is_a_private_complete_copy(db_cli: click.Group, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     kept = await _fill(data_dir)
     dest = tmp_path / "copy.sqlite3"

@@ -20,8 +20,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,28 +38,6 @@ from tests.fake_bot_api_server import FakeBotApiServer
 REPORTBOT = Path(sys.executable).parent / "reportbot"
 HOUR_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}Z$")
 T14_10 = datetime(2026, 3, 1, 14, 10, 7, tzinfo=UTC).timestamp()
-
-
-@contextmanager
-def handler_on_root(handler: logging.Handler) -> Iterator[None]:
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
-    for old in saved:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    levels = {n: logging.getLogger(n).level for n in ("handlers", "bot", "storage")}
-    for name in levels:
-        logging.getLogger(name).setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        for old in saved:
-            root.addHandler(old)
-        root.setLevel(level)
-        for name, old_level in levels.items():
-            logging.getLogger(name).setLevel(old_level)
 
 
 def _record(name: str, event: str, created: float, **fields: object) -> logging.LogRecord:

@@ -541,6 +541,7 @@ def test_fuzzed_updates_never_crash_the_bot_and_memory_stays_bounded(tmp_path: P
         messages_sent=sent,
         escaped_well_formed=len(counts.escaped),
         error_handler_fired_well_formed=len(counts.errors_well_formed),
+        escaped_to_error_handler_malformed=counts.escaped_malformed,
         error_handler_fired_malformed=counts.errors_malformed,
         error_handler_crashed=len(rig.errors.handler_crashes),
         unknown_api_calls=len(unexpected),

@@ -38,9 +38,8 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-async def test_data_dir_and_database_are_private_even_with_umask_0(
-    tmp_path: Path, no_umask: None
-) -> None:
+@pytest.mark.usefixtures("no_umask")
+async def test_data_dir_and_database_are_private_even_with_umask_0(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     async with await SqliteReportStore.open(data_dir) as store:
         report = await store.open_report()
@@ -52,7 +51,8 @@ async def test_data_dir_and_database_are_private_even_with_umask_0(
     assert sorted(p.name for p in data_dir.iterdir()) == [schema.DB_FILENAME]
 
 
-def test_the_journal_of_an_open_write_is_private_too(tmp_path: Path, no_umask: None) -> None:
+@pytest.mark.usefixtures("no_umask")
+def test_the_journal_of_an_open_write_is_private_too(tmp_path: Path) -> None:
     db = schema.prepare_database(tmp_path / "data")
     conn = schema.connect(db)
     try:

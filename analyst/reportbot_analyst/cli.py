@@ -40,17 +40,6 @@ def analyst() -> None:
     """Verify and open digests saved from the analyst channel (analysts' machines only)."""
 
 
-def _expand(paths: Sequence[Path]) -> list[Path]:
-    """Files as given; a folder stands for the files in it (sorted, not recursive)."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        else:
-            out.append(path)
-    return out
-
-
 def _pinned_bot_key(bot_key: str | None, key_paths: Sequence[Path]) -> BotVerifyKey:
     spec = bot_key or os.environ.get(BOT_KEY_ENV)
     if not spec:
@@ -78,12 +67,6 @@ def _gathered(files: Sequence[Path]) -> list[Path]:
     for notice in inputs.notices:
         click.echo(f"warning: {notice}", err=True)
     return inputs.files
-
-
-INPUTS_HELP = (
-    "FILES are digest files, folders of them, or a Telegram Desktop export of the channel "
-    "(its folder or its result.json), read as it is."
-)
 
 
 @analyst.command(

@@ -166,7 +166,6 @@ class RoundTripSink:
         self.draft: ReportDraft | None = None
         self.pending_files: dict[str, MediaKind] = {}
         self.opened: OpenResult | None = None
-        self.digest_files: list[Path] = []
         self._keys: DemoKeys | None = None
         self._runner: asyncio.Runner | None = None
         self._store: SqliteReportStore | None = None
@@ -286,7 +285,6 @@ class RoundTripSink:
             snapshots=FlowSnapshots(keys.recipients, [self.flow]),
         )
         paths = self._run(close_to_folder(closer, self.data_dir / DIGESTS_DIR))
-        self.digest_files = paths
         out_dir = self.data_dir / OPENED_DIR
         try:
             result = open_as_analyst(paths, keys, out_dir, self.flow, self.lang)

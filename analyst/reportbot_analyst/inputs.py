@@ -36,7 +36,6 @@ class InputError(Exception):
 class Inputs:
     files: list[Path] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    exports: int = 0
 
 
 def _export(root: Path, out: Inputs) -> None:
@@ -51,7 +50,6 @@ def _export(root: Path, out: Inputs) -> None:
     messages = _messages(doc)
     if messages is None:
         raise InputError(f"{index}: no messages list: not a Telegram Desktop chat export")
-    out.exports += 1
     not_included = 0
     for message in messages:
         if not isinstance(message, dict):

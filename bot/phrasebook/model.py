@@ -142,13 +142,6 @@ class Forbidden:
         folded = normalise_words(text)
         return [word for word in self.words.get(lang, ()) if normalise_words(word) in folded]
 
-    def found_anywhere(self, text: str) -> list[str]:
-        folded = normalise_words(text)
-        hits: list[str] = []
-        for words in self.words.values():
-            hits += [w for w in words if normalise_words(w) in folded]
-        return hits
-
 
 def normalise_words(text: str) -> str:
     """Typed words as compared: NFKC, case-folded, ё as е, punctuation as space, one space."""
