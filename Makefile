@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint imports types pytest flows-check lock clean audit hadolint install-check fuzz crash canary
+.PHONY: demo test lint deadcode imports types pytest flows-check lock clean audit hadolint install-check fuzz crash canary
 
 $(STAMP): requirements-dev.lock pyproject.toml analyst/pyproject.toml scripts/install.sh
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -24,7 +24,7 @@ demo: $(STAMP)
 		$(BIN)/reportbot demo --lang en --year 2026 --answers $(DEMO_ANSWERS) --data demo-data; \
 	fi
 
-test: lint imports types flows-check pytest
+test: lint deadcode imports types flows-check pytest
 
 lint: $(STAMP) hadolint
 	$(BIN)/ruff check .
@@ -63,6 +63,11 @@ PIP_AUDIT_VERSION := 2.10.1
 audit: $(STAMP)
 	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/python -m pip install --quiet pip-audit==$(PIP_AUDIT_VERSION); }
 	$(BIN)/python scripts/audit.py $(AUDIT_VENV)/bin/pip-audit requirements.lock -- $(AUDIT_ARGS)
+
+# Dead code: vulture over the code and the tests ([tool.vulture] in pyproject.toml). A hook that a
+# library calls goes in scripts/vulture_whitelist.py, with the library named; anything else is removed.
+deadcode: $(STAMP)
+	$(BIN)/vulture
 
 # The import contract ([tool.importlinter] in pyproject.toml; docs/architecture.md draws it).
 imports: $(STAMP)
