@@ -16,6 +16,11 @@ FAQ words them ("My bot is hitting limits"): about one message per second per pr
 short bursts, 20 per minute per group or channel, about 30 per second overall. A call over a
 limit is refused with 429 and ``retry_after`` and counted in ``refused``; it never reaches
 :class:`tests.botclient.FakeTelegram`. Without ``limits`` nothing is enforced.
+
+``stall(method, match, handled=...)`` holds the first matching call without an answer, so a test
+can kill the bot at that exact point: with ``handled=False`` Telegram never saw the call, with
+``handled=True`` Telegram did what was asked (the message is sent, the deletion done) but the bot
+never hears back, as when a crash comes between the two.
 """
 
 from __future__ import annotations
@@ -141,10 +146,22 @@ class RateLimits:
         return max(1, math.ceil(wait))
 
 
+@dataclass
+class Stall:
+    """A call to hold unanswered (see :meth:`FakeBotApiServer.stall`); ``hit`` once it came."""
+
+    method: str
+    match: Callable[[JSON], bool]
+    handled: bool
+    hit: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class FakeBotApiServer:
     def __init__(self, telegram: FakeTelegram, limits: RateLimits | None = None) -> None:
         self.telegram = telegram
         self.limits = limits
+        self.stalls: list[Stall] = []
+        self._stopping = asyncio.Event()
         self.updates: list[JSON] = []
         self._new_update = asyncio.Event()
         self._calls_changed = asyncio.Event()
@@ -169,6 +186,7 @@ class FakeBotApiServer:
         return self.url
 
     async def stop(self) -> None:
+        self._stopping.set()  # held calls end, so shutting down does not wait for them
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -193,6 +211,15 @@ class FakeBotApiServer:
     def deleted(self, chat_id: int | None = None) -> list[Deletion]:
         """Every message the bot deleted (in this chat), in the order it deleted them."""
         return self.telegram.deleted(chat_id)
+
+    def stall(
+        self, method: str, match: Callable[[JSON], bool] = lambda _: True, *, handled: bool
+    ) -> Stall:
+        """Hold the first call of ``method`` whose params ``match`` without ever answering it
+        while the server runs); ``handled``: Telegram carries it out first."""
+        stall = Stall(method, match, handled)
+        self.stalls.append(stall)
+        return stall
 
     async def wait_for(self, method: str, count: int = 1, within: float = 15.0) -> list[Call]:
         deadline = time.monotonic() + within
@@ -243,9 +270,25 @@ class FakeBotApiServer:
                     },
                     status=429,
                 )
+        stall = next(
+            (
+                x
+                for x in self.stalls
+                if x.method == method and not x.hit.is_set() and x.match(params)
+            ),
+            None,
+        )
+        if stall is not None and not stall.handled:
+            await self._hold(stall)
         status, body = self.telegram.handle(method, params)
         self._calls_changed.set()
+        if stall is not None:
+            await self._hold(stall)
         return web.json_response(body, status=status)
+
+    async def _hold(self, stall: Stall) -> None:
+        stall.hit.set()
+        await self._stopping.wait()  # never answered while the server runs
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
         offset = int(params.get("offset") or 0)

@@ -35,6 +35,7 @@ from tests.fake_bot_api_server import FakeBotApiServer
 from tests.storage_support import find_leaks
 
 REPORTBOT = Path(sys.executable).parent / "reportbot"
+KILLED_AT = Path(__file__).with_name("reportbot_killed_at.py")
 pytestmark = pytest.mark.slow
 
 UI = shipped_ui()
@@ -80,7 +81,11 @@ class Bot:
         self.proc: asyncio.subprocess.Process | None = None
         self.runs = 0
 
-    async def start(self) -> None:
+    async def start(
+        self, *, kill_at: str | None = None, last_word_seconds: float | None = None
+    ) -> None:
+        """``kill_at``, ``last_word_seconds``: run through tests/reportbot_killed_at.py (the
+        real command line with one store commit that kills the process, or a shorter delay)."""
         self.runs += 1
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -102,8 +107,12 @@ class Bot:
         env.update(_cover_off())
         menus = len(self.server.telegram.calls_of("setMyCommands"))
         log = (self.logs / f"run{self.runs}.log").open("wb")
+        program = [str(REPORTBOT)]
+        if kill_at is not None or last_word_seconds is not None:
+            lws = "-" if last_word_seconds is None else str(last_word_seconds)
+            program = [sys.executable, str(KILLED_AT), kill_at or "-", lws]
         self.proc = await asyncio.create_subprocess_exec(
-            str(REPORTBOT),
+            *program,
             "run",
             "--env-file",
             str(self.tmp_path / "absent.env"),

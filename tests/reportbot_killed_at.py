@@ -1,0 +1,86 @@
+"""``reportbot run``, killed by SIGKILL at one named point of the submit path. Test-only.
+
+Usage: ``python tests/reportbot_killed_at.py POINT LAST_WORD_SECONDS run --env-file ...``
+(``-`` for either: no kill, the shipped delay). Everything after the two is handed to the real
+``reportbot`` command line (``bot.cli.main``), so what runs is the bot as deployed, with one
+store method wrapped: right after the commit named by POINT, the process sends itself SIGKILL,
+a real kill with no cleanup, at an exact place instead of a moment chosen by a timer. The shipped
+code has no such hook: nothing a deployment sets can reach it (tests/test_erase_crash_points.py
+says why it is done this way).
+
+POINT is one of :data:`POINTS`; ``LAST_WORD_SECONDS`` replaces
+``handlers.private.LAST_WORD_SECONDS`` (how long the neutral line stays) for a test that must
+not wait half a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+POINTS = ("answers_stored", "receipt_issued", "closed", "receipt_noted")
+"""answers_stored: on entering the receipt's commit (every answer committed, nothing of the end);
+receipt_issued: the receipt's tag committed, the report still open; closed: the report closed
+(committed), nothing shown; receipt_noted: "sent" shown and its message id committed as kept,
+nothing erased yet."""
+
+
+def _kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _wrap(cls: Any, name: str, *, before: bool, when: Callable[..., bool]) -> None:
+    original = getattr(cls, name)
+
+    async def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if before and when(*args, **kwargs):
+            _kill()
+        result = await original(self, *args, **kwargs)
+        if not before and when(*args, **kwargs):
+            _kill()
+        return result
+
+    setattr(cls, name, wrapped)
+
+
+def _arm(point: str) -> None:
+    from storage.sqlite import SqliteReportStore
+
+    def always(*_: Any, **__: Any) -> bool:
+        return True
+
+    def kept(*_: Any, keep: bool = False, **__: Any) -> bool:
+        return keep
+
+    if point == "answers_stored":
+        _wrap(SqliteReportStore, "put_receipt", before=True, when=always)
+    elif point == "receipt_issued":
+        _wrap(SqliteReportStore, "put_receipt", before=False, when=always)
+    elif point == "closed":
+        _wrap(SqliteReportStore, "close_report", before=False, when=always)
+    elif point == "receipt_noted":
+        _wrap(SqliteReportStore, "remember_messages", before=False, when=kept)
+    else:
+        raise SystemExit(f"unknown point {point!r}; one of {', '.join(POINTS)}")
+
+
+def main() -> int:
+    point, last_word, *rest = sys.argv[1:]
+    if point != "-":
+        _arm(point)
+    if last_word != "-":
+        import handlers.private
+
+        handlers.private.LAST_WORD_SECONDS = float(last_word)
+    from bot.cli import main as reportbot
+
+    sys.argv = ["reportbot", *rest]
+    reportbot()  # click exits with the command's own status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
