@@ -11,6 +11,7 @@ demo). ``tests/test_storage_contract.py`` holds both to the same behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -23,6 +24,7 @@ from storage.errors import (
     InvalidEnvelopeError,
     InvalidReportIdError,
     InvalidSlotError,
+    ReceiptExistsError,
 )
 
 ReportId = NewType("ReportId", str)
@@ -76,6 +78,43 @@ Clock = Callable[[], date]
 def utc_today() -> date:
     """The default clock of a store: today's date in UTC. Nothing finer is ever stored."""
     return datetime.now(UTC).date()
+
+
+ANSWER_ROW_BUCKETS: tuple[int, ...] = (64, 128, 256, 1024, 4096, 65536)
+"""At closing, a report's answer rows are filled with sealed dummies up to the next of these, so
+that the number of rows says nothing about how far a reporter got or which branches they took
+(the shipped flow stays under 64 on every path)."""
+
+DUMMY_TAG_BYTES = 32
+"""A report closed without a receipt code gets a receipt row with this many random bytes as its
+tag (real tags are as long), so that follow-ups and reports without a code look like the others
+on disk (:func:`put_dummy_receipt`)."""
+
+Dummy = Callable[[], bytes]
+"""Makes one sealed dummy envelope (``bot.sealing.envelope.seal_dummy`` bound to the keys)."""
+
+
+def padded_answer_rows(count: int) -> int:
+    """How many answer rows a closed report with ``count`` real answers holds."""
+    return next((b for b in ANSWER_ROW_BUCKETS if b >= count), count)
+
+
+async def put_dummy_receipt(store: ReportStore, report_id: ReportId) -> None:
+    """A receipt row nobody can find (a random tag), unless the report has a real one already."""
+    with contextlib.suppress(ReceiptExistsError):
+        await store.put_receipt(secrets.token_bytes(DUMMY_TAG_BYTES), report_id)
+
+
+def free_slots(used: Collection[int], count: int) -> list[int]:
+    """``count`` random slots not in ``used`` (dummies' slots: as random as real ones)."""
+    taken = set(used)
+    out: list[int] = []
+    while len(out) < count:
+        slot = secrets.randbelow(MAX_SLOT + 1)
+        if slot not in taken:
+            taken.add(slot)
+            out.append(slot)
+    return out
 
 
 def check_slot(slot: int) -> int:
@@ -260,10 +299,21 @@ class ReportStore(Protocol):
 
     async def delete_attachment(self, report_id: ReportId, slot: int) -> bool: ...
 
-    async def close_report(self, report_id: ReportId, state: ReportState, manifest: bytes) -> None:
+    async def close_report(
+        self,
+        report_id: ReportId,
+        state: ReportState,
+        manifest: bytes,
+        *,
+        dummy: Dummy | None = None,
+    ) -> None:
         """Seal the report with its manifest; ``state`` is COMPLETE or INTERRUPTED.
 
-        Answers and attachments already stored are kept; none can be added afterwards.
+        Answers and attachments already stored are kept; none can be added afterwards. With
+        ``dummy``, the answer rows are filled up to :func:`padded_answer_rows` with its dummies
+        under random free slots (the manifest does not list them), in the same transaction
+        (issue 17.1). Callers give a report closed without a code a receipt row with a random tag
+        first (:func:`put_dummy_receipt`), as they store a real one first.
         """
         ...
 

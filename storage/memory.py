@@ -25,6 +25,7 @@ from storage.base import (
     DigestInfo,
     DigestPart,
     DigestState,
+    Dummy,
     OutboxDigest,
     ReportId,
     ReportState,
@@ -36,8 +37,10 @@ from storage.base import (
     check_erase_ids,
     check_slot,
     check_tag,
+    free_slots,
     join_fingerprints,
     new_report_id,
+    padded_answer_rows,
     parse_report_id,
     utc_today,
 )
@@ -146,7 +149,14 @@ class MemoryReportStore:
         check_slot(slot)
         return self._open(report_id).attachments.pop(slot, None) is not None
 
-    async def close_report(self, report_id: ReportId, state: ReportState, manifest: bytes) -> None:
+    async def close_report(
+        self,
+        report_id: ReportId,
+        state: ReportState,
+        manifest: bytes,
+        *,
+        dummy: Dummy | None = None,
+    ) -> None:
         parse_report_id(report_id)
         if state not in CLOSED_STATES:
             raise ValueError("a report is closed as complete or interrupted")
@@ -154,6 +164,11 @@ class MemoryReportStore:
         report = self._open(report_id)
         report.state = state
         report.manifest = data
+        if dummy is not None:
+            real = len(report.answers)
+            used = {*report.answers, *report.attachments}
+            for slot in free_slots(used, padded_answer_rows(real) - real):
+                report.answers[slot] = check_blob(dummy(), MAX_ANSWER_BYTES, "a sealed dummy")
 
     async def discard_report(self, report_id: ReportId) -> bool:
         self._live()

@@ -40,6 +40,7 @@ from storage.base import (
     DigestInfo,
     DigestPart,
     DigestState,
+    Dummy,
     OutboxDigest,
     ReportId,
     ReportState,
@@ -51,8 +52,10 @@ from storage.base import (
     check_erase_ids,
     check_slot,
     check_tag,
+    free_slots,
     join_fingerprints,
     new_report_id,
+    padded_answer_rows,
     parse_report_id,
     utc_today,
 )
@@ -343,7 +346,14 @@ class SqliteReportStore:
     async def delete_attachment(self, report_id: ReportId, slot: int) -> bool:
         return await self._delete("attachment", report_id, slot)
 
-    async def close_report(self, report_id: ReportId, state: ReportState, manifest: bytes) -> None:
+    async def close_report(
+        self,
+        report_id: ReportId,
+        state: ReportState,
+        manifest: bytes,
+        *,
+        dummy: Dummy | None = None,
+    ) -> None:
         raw = _rid(report_id)
         if state not in CLOSED_STATES:
             raise ValueError("a report is closed as complete or interrupted")
@@ -357,6 +367,23 @@ class SqliteReportStore:
             )
             if changed == 0:
                 raise await _why_not_open(conn, raw)
+            if dummy is not None:
+                used = {
+                    int(r[0])
+                    for r in await _rows(
+                        conn,
+                        "SELECT slot FROM answer WHERE report_id = ? UNION "
+                        "SELECT slot FROM attachment WHERE report_id = ?",
+                        (raw, raw),
+                    )
+                }
+                count = await _one(conn, "SELECT count(*) FROM answer WHERE report_id = ?", (raw,))
+                real = int(count[0]) if count is not None else 0
+                for slot in free_slots(used, padded_answer_rows(real) - real):
+                    await conn.execute(
+                        "INSERT INTO answer (report_id, slot, envelope) VALUES (?, ?, ?)",
+                        (raw, slot, check_blob(dummy(), MAX_ANSWER_BYTES, "a sealed dummy")),
+                    )
 
         await self._write(job)
 

@@ -73,11 +73,27 @@ def _seed_v4(conn: sqlite3.Connection) -> None:
     )
 
 
+REPORT_V5 = bytes([5]) * 16
+
+
+def _seed_v5(conn: sqlite3.Connection) -> None:
+    # the rebuilt tables (WITHOUT ROWID, issue 17.1) take rows with their old shape
+    conn.execute(
+        "INSERT INTO report (id, state, created_day, manifest) VALUES (?, 'complete', "
+        "'2025-01-08', x'cc')",
+        (REPORT_V5,),
+    )
+    conn.execute(
+        "INSERT INTO answer (report_id, slot, envelope) VALUES (?, 3, x'dd')", (REPORT_V5,)
+    )
+
+
 SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _seed_v1,
     2: _seed_v2,
     3: _seed_v3,
     4: _seed_v4,
+    5: _seed_v5,
 }
 
 
@@ -164,6 +180,10 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 1
+        # no table of reports, envelopes, receipts or replies keeps rows in insertion order
+        for table in ("report", "answer", "attachment", "receipt", "reply"):
+            with pytest.raises(sqlite3.OperationalError, match="no such column: rowid"):
+                conn.execute(f"SELECT rowid FROM {table}")  # noqa: S608 (literal names)
     finally:
         conn.close()
     assert _schema_sql(db) == _schema_sql(schema.database_path(fresh))
@@ -204,7 +224,7 @@ def test_a_failing_migration_leaves_the_previous_version_whole(tmp_path: Path) -
         assert schema.schema_version(conn) == schema.latest_version()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema")}
         assert "half_done" not in tables
-        assert conn.execute("SELECT count(*) FROM report").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM report").fetchone()[0] == 4
     finally:
         conn.close()
 

@@ -1,0 +1,129 @@
+"""A database read without keys tells neither order, branch nor follow-up (issue 17.1).
+
+The attacker holds the file and ``sqlite3``, no analyst key. Reports are written as the bot
+writes them: answers in the order the questions were asked, under random slots; some reporters
+take the short path (5 answers), some the long one (25); some get a receipt code; some reports
+are follow-ups (2 additions, no code). Then the file is read as it lies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import secrets
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+
+from bot.sealing.envelope import ReportContext, ReportStatus, seal_answer, seal_dummy, seal_manifest
+from bot.sealing.keys import Recipients
+from storage.base import (
+    MAX_SLOT,
+    ReportId,
+    ReportState,
+    ReportStore,
+    padded_answer_rows,
+    put_dummy_receipt,
+)
+from storage.schema import DB_FILENAME
+from storage.sqlite import SqliteReportStore
+from tests.digest_support import FLOW_ID, FLOW_VERSION, make_keys
+
+written: dict[bytes, int] = {}  # envelope -> the order it was written in (the truth)
+
+
+async def _write(
+    store: ReportStore, recipients: Recipients, answers: int, *, code: bool, followup: bool
+) -> ReportId:
+    report_id = await store.open_report()
+    ctx = ReportContext(report_id, FLOW_ID, FLOW_VERSION, "ru")
+    slots = random.Random(secrets.randbits(64)).sample(range(MAX_SLOT + 1), answers + 1)
+    for n in range(answers):  # in the order the questions are asked
+        question = "followup" if followup else f"q{n}"
+        envelope = seal_answer(
+            recipients, ctx, slot=slots[n], question=question, answer={"text": f"a{n}"}
+        )
+        written[envelope] = len(written)
+        await store.put_answer(report_id, slots[n], envelope)
+    if code:
+        await store.put_receipt(secrets.token_bytes(32), report_id)
+    else:  # what the bot does for reports without a code and for every follow-up
+        await put_dummy_receipt(store, report_id)
+    manifest = seal_manifest(
+        recipients, ctx, slot=slots[-1], status=ReportStatus.COMPLETE, slots=slots[:-1]
+    )
+    await store.close_report(
+        report_id, ReportState.COMPLETE, manifest, dummy=lambda: seal_dummy(recipients)
+    )
+    return report_id
+
+
+def _in_order(sequence: list[int]) -> float:
+    """Share of neighbouring pairs in write order: about 0.5 means the order says nothing."""
+    pairs = list(itertools.pairwise(sequence))
+    return sum(a < b for a, b in pairs) / len(pairs)
+
+
+async def test_a_disk_holder_cannot_recover_order_branch_or_followup_from_the_rows(
+    tmp_path: Path,
+) -> None:
+    keys = make_keys(analysts=2)
+    kinds: dict[bytes, str] = {}
+    opened: list[bytes] = []
+    async with await SqliteReportStore.open(tmp_path) as store:
+        for n in range(60):
+            kind = ("short", "long", "followup")[n % 3]
+            report_id = await _write(
+                store,
+                keys.recipients,
+                {"short": 5, "long": 25, "followup": 2}[kind],
+                code=kind == "long" or n % 2 == 0,
+                followup=kind == "followup",
+            )
+            raw = bytes.fromhex(report_id)
+            kinds[raw] = kind
+            opened.append(raw)
+
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        # order: the rows as they lie, reports and answers, against the order they were written
+        report_rows = [bytes(r[0]) for r in conn.execute("SELECT id FROM report")]
+        assert 0.3 < _in_order([opened.index(r) for r in report_rows]) < 0.7
+        per_report: dict[bytes, list[int]] = defaultdict(list)
+        shape: dict[bytes, list[int]] = defaultdict(list)
+        for report_id, envelope in conn.execute("SELECT report_id, envelope FROM answer"):
+            shape[bytes(report_id)].append(len(envelope))
+            if bytes(envelope) in written:
+                per_report[bytes(report_id)].append(written[bytes(envelope)])
+        answers_in_order = [_in_order(seq) for seq in per_report.values() if len(seq) > 2]
+        assert 0.4 < sum(answers_in_order) / len(answers_in_order) < 0.6
+        # branch: every report has the same number of answer rows, of the same lengths
+        assert {len(lengths) for lengths in shape.values()} == {padded_answer_rows(25)}
+        assert len({tuple(sorted(lengths)) for lengths in shape.values()}) == 1
+        # follow-up: the same shape as a report, receipt row included
+        receipts = {
+            bytes(r[0]): len(r[1]) for r in conn.execute("SELECT report_id, tag FROM receipt")
+        }
+        features = {
+            kind: {
+                (
+                    state,
+                    len(manifest) if manifest else 0,
+                    receipts.get(bytes(rid)),
+                    len(shape[bytes(rid)]),
+                )
+                for rid, state, manifest in conn.execute("SELECT id, state, manifest FROM report")
+                if kinds[bytes(rid)] == kind
+            }
+            for kind in ("short", "long", "followup")
+        }
+        assert features["short"] == features["long"] == features["followup"]
+        assert len(features["followup"]) == 1
+        # and no table hands out rowids in the order rows were written
+        for table in ("report", "answer", "attachment", "receipt", "reply"):
+            sql = conn.execute(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()[0]
+            assert sql.rstrip().endswith("WITHOUT ROWID"), table
+    finally:
+        conn.close()
