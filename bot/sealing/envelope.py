@@ -544,6 +544,39 @@ def seal_attachment_telling(
 
 
 # --------------------------------------------------------------------------------------------
+# Channel challenges: sealed to one analyst key, signed by the bot
+# --------------------------------------------------------------------------------------------
+
+CHALLENGE_MAGIC: Final = b"RBSC"
+
+
+def sign_challenge(signing_key: BotSigningKey, envelope: bytes) -> bytes:
+    """``"RBSC" | 0x01 | envelope | Ed25519 signature of everything before it`` (issue 17.7).
+
+    The magic keeps a challenge signature from ever passing for a digest's, and the reverse."""
+    if not isinstance(signing_key, BotSigningKey):
+        raise SealingError("a challenge is signed with the bot's signing key")
+    parse_envelope(envelope)
+    signed = CHALLENGE_MAGIC + bytes([FORMAT_VERSION]) + bytes(envelope)
+    return signed + signing_key.sign(signed)
+
+
+def verify_challenge(data: bytes, verify_key: BotVerifyKey) -> bytes:
+    """The envelope of a challenge signed by the pinned bot key; :class:`FormatError` else."""
+    data = bytes(data)
+    if data[:4] == ENVELOPE_MAGIC:
+        raise ForgedError("this challenge is not signed by the bot: post a new one")
+    if data[:4] != CHALLENGE_MAGIC:
+        raise NotOurFormatError("not a channel challenge (bad magic)")
+    if len(data) < 5 + SIGNATURE_BYTES or data[4] != FORMAT_VERSION:
+        raise MalformedError("channel challenge truncated or of an unknown version")
+    signed, signature = data[:-SIGNATURE_BYTES], data[-SIGNATURE_BYTES:]
+    if not verify_key.verify(signed, signature):
+        raise ForgedError("the challenge's signature does not verify with the pinned bot key")
+    return signed[5:]
+
+
+# --------------------------------------------------------------------------------------------
 # Carriers: fixed-size cells that digests are made of
 # --------------------------------------------------------------------------------------------
 
