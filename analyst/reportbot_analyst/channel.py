@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bot.sealing.envelope import FormatError
+from bot.sealing.envelope import FormatError, verify_challenge
+from bot.sealing.keys import BotVerifyKey
 from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.opening import DamagedError, NotSealedToKeyError, open_envelope
 
@@ -44,10 +45,20 @@ def _spaced(digits: str) -> str:
     return " ".join(digits[i : i + 5] for i in range(0, len(digits), 5))
 
 
-def read_challenge(data: bytes, keys: Sequence[AnalystSecretKey]) -> ChannelChallenge:
-    """Open a challenge document with one of ``keys``."""
+def read_challenge(
+    data: bytes,
+    keys: Sequence[AnalystSecretKey],
+    bot_key: BotVerifyKey,
+    expected_channel: int,
+) -> ChannelChallenge:
+    """Check a challenge document's signature against the pinned bot key, open it with one of
+    ``keys``, and refuse it unless it names ``expected_channel`` and that bot key (issue 17.7)."""
     try:
-        opened = open_envelope(data, keys)
+        envelope = verify_challenge(data, bot_key)
+    except FormatError as exc:
+        raise ChallengeError(f"not a challenge from your bot: {exc}") from None
+    try:
+        opened = open_envelope(envelope, keys)
     except NotSealedToKeyError:
         mine = ", ".join(k.public.fingerprint for k in keys)
         raise ChallengeError(
@@ -71,10 +82,19 @@ def read_challenge(data: bytes, keys: Sequence[AnalystSecretKey]) -> ChannelChal
         or not isinstance(day, str)
     ):
         raise ChallengeError("the challenge is malformed")
+    if bot != bot_key.fingerprint.replace(" ", ""):
+        raise ChallengeError("the challenge names another bot key than the pinned one")
+    if channel != expected_channel:
+        raise ChallengeError(
+            f"the challenge was posted for channel {channel}, not {expected_channel}: do not "
+            "send its code; tell the operator"
+        )
     return ChannelChallenge(channel, code, key, bot, day)
 
 
-def read_challenge_file(path: Path, keys: Sequence[AnalystSecretKey]) -> ChannelChallenge:
+def read_challenge_file(
+    path: Path, keys: Sequence[AnalystSecretKey], bot_key: BotVerifyKey, expected_channel: int
+) -> ChannelChallenge:
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CHALLENGE_BYTES:
@@ -83,7 +103,7 @@ def read_challenge_file(path: Path, keys: Sequence[AnalystSecretKey]) -> Channel
     except OSError as exc:
         raise ChallengeError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        return read_challenge(data, keys)
+        return read_challenge(data, keys, bot_key, expected_channel)
     except ChallengeError as exc:
         raise ChallengeError(f"{path}: {exc}") from None
 
@@ -96,7 +116,7 @@ def describe(challenge: ChannelChallenge) -> list[str]:
         f"your key:         {_spaced(challenge.key_fingerprint)}",
         f"posted on:        {challenge.day}",
         "",
-        "Check the channel id and the bot key against what you were told out of band.",
+        "Signed by the pinned bot key, for the channel you named.",
         "Then send this code to the bot, in a private chat, from your own Telegram account",
         "(one on the bot's allowed list):",
         "",
