@@ -32,7 +32,8 @@ from bot.delivery.channel_checks import (
     key_fingerprints,
     keys_held_by,
 )
-from bot.sealing.keys import write_private_file
+from bot.sealing.envelope import seal_record, sign_challenge
+from bot.sealing.keys import Recipients, write_private_file
 from reportbot_analyst.channel import ChallengeError, read_challenge
 from reportbot_analyst.keys import analyst_key_file_bytes
 from storage.memory import MemoryReportStore
@@ -72,7 +73,7 @@ def _codes(api: FakeChannelApi, keys: Keys) -> list[str]:
         opened, refused = [], []
         for doc in api.posted:
             try:
-                opened.append(read_challenge(doc.data, [analyst]))
+                opened.append(read_challenge(doc.data, [analyst], keys.signing.public, CHANNEL_ID))
             except ChallengeError as exc:
                 refused.append(str(exc))
         assert all("for another analyst key" in message for message in refused)
@@ -251,7 +252,10 @@ def test_the_analyst_command_prints_the_code_for_their_key_only(tmp_path: Path) 
     key_file = tmp_path / "me.key"
     write_private_file(key_file, analyst_key_file_bytes(keys.analysts[1], None))
     _register()
-    result = CliRunner().invoke(cli, ["analyst", "verify-channel", *files, "--key", str(key_file)])
+    pinned = ["--bot-key", keys.signing.public.token(), "--channel", str(CHANNEL_ID)]
+    result = CliRunner().invoke(
+        cli, ["analyst", "verify-channel", *files, "--key", str(key_file), *pinned]
+    )
     assert result.exit_code == 0, result.output
     (code,) = _codes(api, Keys(keys.analysts[1:], keys.signing))
     assert code in result.stdout
@@ -259,7 +263,9 @@ def test_the_analyst_command_prints_the_code_for_their_key_only(tmp_path: Path) 
     assert "for another analyst key" in result.stderr
     other = tmp_path / "other.key"
     write_private_file(other, analyst_key_file_bytes(make_keys().analyst, None))
-    refused = CliRunner().invoke(cli, ["analyst", "verify-channel", *files, "--key", str(other)])
+    refused = CliRunner().invoke(
+        cli, ["analyst", "verify-channel", *files, "--key", str(other), *pinned]
+    )
     assert refused.exit_code == 1
     assert "no challenge for your key" in refused.stderr
     assert json.loads((tmp_path / PENDING_FILE).read_text())["v"] == 1
@@ -303,3 +309,58 @@ async def test_a_code_posted_in_the_channel_gets_told_to_go_to_the_private_chat(
     assert chat == CHANNEL_ID
     assert "send it to the bot in a private chat" in text
     assert await store.channel_binding() is None  # a code in the channel does not count
+
+
+def test_a_forged_unsigned_or_misdirected_challenge_is_refused_by_the_analyst(
+    tmp_path: Path,
+) -> None:
+    """Issue 17.7: a challenge counts only if the pinned bot key signed it for the channel the
+    analyst was told; an intruder's own document (sealed to the analyst's public key, which is no
+    secret) or one posted for another channel is refused, and its code is never printed."""
+    import asyncio
+
+    keys = make_keys(analysts=1)
+    _, checker, verifier = _parts(tmp_path, keys)
+    api = FakeChannelApi(admins=list(ANALYST_IDS))
+    asyncio.run(_start(api, checker, verifier, keys))
+    (doc,) = api.posted
+    analyst = keys.analysts[0]
+    good = read_challenge(doc.data, [analyst], keys.signing.public, CHANNEL_ID)
+    with pytest.raises(ChallengeError, match="channel"):
+        read_challenge(doc.data, [analyst], keys.signing.public, CHANNEL_ID - 1)
+    with pytest.raises(ChallengeError, match="pinned bot key"):
+        read_challenge(doc.data, [analyst], make_keys().signing.public, CHANNEL_ID)
+    fields = {
+        "kind": "channel_challenge",
+        "channel": CHANNEL_ID,
+        "code": "1" * 20,
+        "key": good.key_fingerprint,
+        "bot": good.bot_fingerprint,
+        "day": good.day,
+    }
+    forged = seal_record(Recipients([analyst.public]), fields)
+    with pytest.raises(ChallengeError, match="not signed by the bot"):
+        read_challenge(forged, [analyst], keys.signing.public, CHANNEL_ID)
+    impostor = sign_challenge(make_keys().signing, forged)
+    with pytest.raises(ChallengeError, match="pinned bot key"):
+        read_challenge(impostor, [analyst], keys.signing.public, CHANNEL_ID)
+    flipped = bytearray(doc.data)
+    flipped[len(flipped) // 2] ^= 1
+    with pytest.raises(ChallengeError):
+        read_challenge(bytes(flipped), [analyst], keys.signing.public, CHANNEL_ID)
+    # the command says so and prints no code
+    path = tmp_path / "verify-1.bin"
+    path.write_bytes(doc.data)
+    key_file = tmp_path / "me.key"
+    write_private_file(key_file, analyst_key_file_bytes(analyst, None))
+    _register()
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("analyst", "verify-channel", str(path), "--key", str(key_file)),
+            *("--bot-key", keys.signing.public.token(), "--channel", str(CHANNEL_ID + 7)),
+        ],
+    )
+    assert result.exit_code == 1
+    assert good.spaced_code not in result.output
+    assert "do not send its code" in result.stderr

@@ -84,8 +84,11 @@ async def test_an_analyst_answers_the_challenge_to_the_running_bot(tmp_path: Pat
         )
         channel = FakeChannelApi(admins=list(ANALYST_IDS))
         async with make_bot(channel) as bot:
-            await verifier.start(bot, checker, BotSigningKey.generate())
-        code = read_challenge(channel.posted[0].data, [keys.analyst]).spaced_code
+            bot_key = BotSigningKey.generate()
+            await verifier.start(bot, checker, bot_key)
+        code = read_challenge(
+            channel.posted[0].data, [keys.analyst], bot_key.public, CHANNEL_ID
+        ).spaced_code
 
         reporter = harness.client(user_id=5_550_777, language_code="ru")
         calls = await reporter.send(code)

@@ -44,7 +44,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.sealing.envelope import seal_record
+from bot.sealing.envelope import seal_record, sign_challenge
 from bot.sealing.keys import BotSigningKey, Recipients
 from storage.base import ChannelBinding, ReportStore
 
@@ -388,7 +388,7 @@ class ChannelVerifier:
                 "bot": compact_fingerprint(bot_fp),
                 "day": today.isoformat(),
             }
-            envelope = seal_record(Recipients([key]), fields)
+            envelope = sign_challenge(signing_key, seal_record(Recipients([key]), fields))
             name = f"verify-{n}.bin"
             message = await bot.send_document(
                 self.channel_id,
