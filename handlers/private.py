@@ -220,6 +220,7 @@ class ReporterChats:
             if conv is not None and update.message is not None:
                 conv.record(update.message.message_id)
             return
+        await self._last_word_goes(conv)
         created = conv is None
         if conv is None:
             conv = Conversation(nonce=new_nonce(), last_seen=self.monotonic())
@@ -842,6 +843,14 @@ class ReporterChats:
         task = asyncio.get_running_loop().create_task(later())
         self._last_words[task] = (bot, chat_id, conv, mid)
         task.add_done_callback(lambda t: self._last_words.pop(t, None))
+
+    async def _last_word_goes(self, conv: Conversation | None) -> None:
+        """The reporter writes again: the last word after the erase before goes now, not later."""
+        for task, (bot, chat_id, held, mid) in list(self._last_words.items()):
+            if held is conv:
+                task.cancel()
+                self._last_words.pop(task, None)
+                await self._delete_now(bot, chat_id, held, mid)
 
     async def _delete_now(self, bot: Bot, chat_id: int, conv: Conversation, mid: int) -> None:
         if mid not in conv.message_ids:

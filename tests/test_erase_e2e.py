@@ -67,7 +67,12 @@ class Markers:
 class Bot:
     """One ``reportbot run`` process over a data directory that outlives it."""
 
-    def __init__(self, tmp_path: Path, server: FakeBotApiServer) -> None:
+    def __init__(
+        self, tmp_path: Path, server: FakeBotApiServer, *, shipped_send_limits: bool = False
+    ) -> None:
+        """``shipped_send_limits``: the bot's own send limits as shipped (else lifted, so that
+        only what a test is about can slow it)."""
+        self.shipped_send_limits = shipped_send_limits
         self.tmp_path = tmp_path
         self.server = server
         self.data_dir = tmp_path / "data"
@@ -104,6 +109,8 @@ class Bot:
             "REPORTBOT_MESSAGES_PER_MINUTE": "600",
             "REPORTBOT_REPORTS_PER_DAY": "50",
         }
+        if self.shipped_send_limits:
+            del env["REPORTBOT_SEND_PER_CHAT_PER_SECOND"], env["REPORTBOT_SEND_CHAT_BURST"]
         env.update(_cover_off())
         menus = len(self.server.telegram.calls_of("setMyCommands"))
         log = (self.logs / f"run{self.runs}.log").open("wb")
@@ -313,3 +320,43 @@ async def test_a_restart_mid_report_is_erased_and_explained_at_the_next_message(
             assert (await store.load_report(report_id)).state is ReportState.INTERRUPTED
     assert server.telegram.unexpected == []
     _assert_no_marker_in_any_file(bot, markers)
+
+
+async def test_the_neutral_line_after_an_exit_is_deleted_soon_and_at_the_next_message(
+    tmp_path: Path,
+) -> None:
+    """The one line left after quick exit or /panic ("Хорошо.") goes too: after its short time
+    (here 4 s instead of 30, through tests/reportbot_killed_at.py), nothing at all is left in the
+    chat; and when the reporter writes again before that, it goes at once."""
+    delay = 4.0
+    markers = Markers()
+    async with fake_telegram() as server:
+        bot = Bot(tmp_path, server)
+        await bot.start(last_word_seconds=delay)
+        try:
+            waiting = {"exit": Reporter(server, markers.person())}
+            waiting["panic"] = Reporter(server, markers.person())
+            writer = Reporter(server, markers.person())
+            for path, reporter in [*waiting.items(), ("panic", writer)]:
+                await reporter.begin()
+                await walk(
+                    reporter.client,
+                    {"about": [("choose", "me")], "place": [("text", markers.answer())]},
+                    stop_at="hours",
+                )
+                if path == "exit":
+                    await reporter.client.click("Быстро закрыть")
+                else:
+                    await reporter.client.send("/panic")
+                assert reporter.visible() == [NEUTRAL], (path, reporter.visible())
+            exited = time.monotonic()
+            await writer.client.send("/start")  # long before the line's time is up
+            assert NEUTRAL not in writer.visible(), writer.visible()
+            assert NEUTRAL in [d.text for d in server.deleted(writer.client.chat_id)]
+            await asyncio.sleep(max(0.0, exited + delay + 1.5 - time.monotonic()))
+            for path, reporter in waiting.items():
+                assert server.visible(reporter.client.chat_id) == [], (path, reporter.visible())
+            assert await bot.stop() == 0
+        finally:
+            await bot.kill_if_running()
+    assert server.telegram.unexpected == []
