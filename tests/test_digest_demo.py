@@ -156,3 +156,26 @@ def test_a_scripted_demo_without_data_writes_nothing(
     result = run("demo", "--lang", "en", "--year", "2025", "--quiet", "--answers", str(FULL))
     assert result.exit_code == 0, result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_and_flows_try_cannot_drift_apart_on_their_shared_options() -> None:
+    """`reportbot demo` and `reportbot flows try` take --locales, --answers, --year and --trace
+    from one decorator (bot.cli.demo.questionnaire_options): same names, types, defaults, help;
+    --lang differs only in its default (try: ko; demo: asked)."""
+    from bot.cli.flows import flows
+    from reportbot_analyst.cli_demo import demo
+
+    def shared(command: Any) -> dict[str, dict[str, Any]]:
+        return {
+            p.name: p.to_info_dict()
+            for p in command.params
+            if p.name in {"lang", "locales_dir", "answers", "this_year", "trace"}
+        }
+
+    in_demo, in_try = shared(demo), shared(flows.commands["try"])
+    assert set(in_demo) == {"lang", "locales_dir", "answers", "this_year", "trace"}
+    assert in_try["lang"]["default"] == "ko"
+    assert in_demo["lang"]["default"] is None
+    assert in_demo["lang"]["type"] == in_try["lang"]["type"]
+    in_demo.pop("lang"), in_try.pop("lang")
+    assert in_demo == in_try

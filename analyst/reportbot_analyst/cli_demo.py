@@ -12,16 +12,14 @@ from pathlib import Path
 import click
 
 from bot.cli.demo import (
-    ANSWERS_HELP,
     DATA_HELP,
     FLOW_HELP,
-    LOCALES_HELP,
-    YEAR_HELP,
     RoundTrip,
+    questionnaire_options,
     resolve_flow,
     run_demo,
 )
-from bot.questionnaire.flow import LANGUAGES, Flow
+from bot.questionnaire.flow import Flow
 
 
 @click.command(
@@ -31,24 +29,9 @@ Examples:
   reportbot demo                      (answer in the terminal, see what analysts get)
   reportbot demo --lang ko --data demo-data""",
 )
-@click.option("--lang", type=click.Choice(LANGUAGES), default=None, help="Language (else asked).")
+@questionnaire_options(lang_default=None, lang_help="Language (else asked).")
 @click.option("--flow", "flow", default=None, help=FLOW_HELP)
-@click.option(
-    "--locales",
-    "locales_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=LOCALES_HELP,
-)
-@click.option(
-    "--answers",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help=ANSWERS_HELP,
-)
-@click.option("--year", "this_year", type=click.IntRange(1950, 2100), default=None, help=YEAR_HELP)
 @click.option("--quiet", is_flag=True, help="Print only the final JSON.")
-@click.option("--trace", is_flag=True, help="Also show each answer kept and dropped.")
 @click.option(
     "--data",
     "data_dir",

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import click
 
@@ -202,28 +202,60 @@ DATA_HELP = (
     "demo-data."
 )
 YEAR_HELP = "Pretend the current year is YEAR (date buttons), for reproducible runs."
+TRACE_HELP = "Also show each answer kept and dropped."
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def questionnaire_options(*, lang_default: str | None, lang_help: str) -> Callable[[_F], _F]:
+    """The options ``reportbot flows try`` and ``reportbot demo`` share, spelled once:
+    ``--lang``, ``--locales``, ``--answers``, ``--year``, ``--trace`` (in that order in --help).
+
+    ``lang_default``: the language when none is given (None: ``run_demo`` asks, or uses English).
+    """
+
+    def decorate(command: _F) -> _F:
+        for option in reversed(
+            [
+                click.option(
+                    "--lang",
+                    type=click.Choice(LANGUAGES),
+                    default=lang_default,
+                    show_default=lang_default is not None,
+                    help=lang_help,
+                ),
+                click.option(
+                    "--locales",
+                    "locales_dir",
+                    type=click.Path(file_okay=False, path_type=Path),
+                    default=None,
+                    help=LOCALES_HELP,
+                ),
+                click.option(
+                    "--answers",
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    default=None,
+                    help=ANSWERS_HELP,
+                ),
+                click.option(
+                    "--year",
+                    "this_year",
+                    type=click.IntRange(1950, 2100),
+                    default=None,
+                    help=YEAR_HELP,
+                ),
+                click.option("--trace", is_flag=True, help=TRACE_HELP),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 @click.command("try")
 @click.argument("flow")
-@click.option(
-    "--lang", type=click.Choice(LANGUAGES), default="ko", show_default=True, help="Language."
-)
-@click.option(
-    "--locales",
-    "locales_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=LOCALES_HELP,
-)
-@click.option(
-    "--answers",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help=ANSWERS_HELP,
-)
-@click.option("--year", "this_year", type=click.IntRange(1950, 2100), default=None, help=YEAR_HELP)
-@click.option("--trace", is_flag=True, help="Also show each answer kept and dropped.")
+@questionnaire_options(lang_default="ko", lang_help="Language.")
 def try_flow(
     flow: str,
     lang: str,
