@@ -323,3 +323,39 @@ def chosen_one(state: State) -> tuple[str, ...]:
     """The choice a single-answer question shows as selected (the pending answer's)."""
     pending = state.pending
     return (pending.choice,) if pending is not None and pending.choice is not None else ()
+
+
+# -- parts two kinds share, as partial kinds (a kind inherits them before QuestionKind) --------
+
+
+class OneChoiceAnswer(QuestionKind):
+    """An answer that is one choice, perhaps with own words (``single``, ``place``): how it reads
+    on the review screen and what a condition compares it with (the choice id)."""
+
+    def answer_text(
+        self, answer: AnswerValue, lang: str, *, ui: UiText, choice_label: ChoiceLabel
+    ) -> str:
+        return joined(labelled_choice(answer, choice_label), own_words(answer))
+
+    def comparable(self, answer: AnswerValue) -> list[object]:
+        choice = answer.get("choice")
+        return [choice] if isinstance(choice, str) else []
+
+    def could_equal(self, q: QuestionSpec, value: Scalar) -> bool:
+        return choice_could_equal(q, value)
+
+    def why_not_equal(self, q: QuestionSpec, value: Scalar) -> str:
+        return choice_why_not_equal(q, value)
+
+
+class WrittenAnswer(QuestionKind):
+    """An answer a reporter may type (``text``, ``place``): typed text, cleaned and checked, is the
+    answer; "done" keeps what is there or refuses a required question left empty."""
+
+    def on_text(self, turn: Turn, q: QuestionSpec, raw: str) -> None:
+        text = typed_text(turn, q, raw)
+        if text is not None:
+            turn.settle(Answer(text=text))
+
+    def on_done(self, turn: Turn, q: QuestionSpec) -> None:
+        keep_or_refuse(turn, q, typed=True)

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from bot.questionnaire.kind import (
-    ChoiceLabel,
     KindView,
-    QuestionKind,
+    OneChoiceAnswer,
     QuestionSpec,
-    Scalar,
     Turn,
-    UiText,
+    WrittenAnswer,
     choice_buttons,
-    choice_could_equal,
-    choice_why_not_equal,
     chosen_one,
-    joined,
-    keep_or_refuse,
-    labelled_choice,
-    own_words,
     required_note,
-    typed_text,
 )
-from bot.questionnaire.state import Answer, AnswerValue, State
+from bot.questionnaire.state import Answer, State
 
 
-class Place(QuestionKind):
+class Place(OneChoiceAnswer, WrittenAnswer):
+    """A choice from the list (what conditions compare), or the place written in words."""
+
     name = "place"
     takes_choices = True
     takes_other = False
@@ -53,29 +46,6 @@ class Place(QuestionKind):
             turn.settle(Answer(choice=cid))
         else:
             turn.invalid("not_a_choice")
-
-    def on_text(self, turn: Turn, q: QuestionSpec, raw: str) -> None:
-        text = typed_text(turn, q, raw)
-        if text is not None:
-            turn.settle(Answer(text=text))
-
-    def on_done(self, turn: Turn, q: QuestionSpec) -> None:
-        keep_or_refuse(turn, q, typed=True)
-
-    def answer_text(
-        self, answer: AnswerValue, lang: str, *, ui: UiText, choice_label: ChoiceLabel
-    ) -> str:
-        return joined(labelled_choice(answer, choice_label), own_words(answer))
-
-    def comparable(self, answer: AnswerValue) -> list[object]:
-        choice = answer.get("choice")
-        return [choice] if isinstance(choice, str) else []
-
-    def could_equal(self, q: QuestionSpec, value: Scalar) -> bool:
-        return choice_could_equal(q, value)
-
-    def why_not_equal(self, q: QuestionSpec, value: Scalar) -> str:
-        return choice_why_not_equal(q, value)
 
     def outline_line(self, q: QuestionSpec) -> str:
         return (

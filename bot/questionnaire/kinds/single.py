@@ -7,29 +7,21 @@ from dataclasses import replace
 from bot.questionnaire.kind import (
     OTHER,
     SUB_OTHER,
-    ChoiceLabel,
     KindView,
-    QuestionKind,
+    OneChoiceAnswer,
     QuestionSpec,
-    Scalar,
     Turn,
-    UiText,
     choice_buttons,
-    choice_could_equal,
     choice_ids,
-    choice_why_not_equal,
     chosen_one,
-    joined,
     keep_or_refuse,
-    labelled_choice,
-    own_words,
     required_note,
     typed_text,
 )
-from bot.questionnaire.state import Answer, AnswerValue, State
+from bot.questionnaire.state import Answer, State
 
 
-class Single(QuestionKind):
+class Single(OneChoiceAnswer):
     name = "single"
     takes_choices = True
     takes_other = True
@@ -77,21 +69,6 @@ class Single(QuestionKind):
 
     def on_done(self, turn: Turn, q: QuestionSpec) -> None:
         keep_or_refuse(turn, q, typed=False)
-
-    def answer_text(
-        self, answer: AnswerValue, lang: str, *, ui: UiText, choice_label: ChoiceLabel
-    ) -> str:
-        return joined(labelled_choice(answer, choice_label), own_words(answer))
-
-    def comparable(self, answer: AnswerValue) -> list[object]:
-        choice = answer.get("choice")
-        return [choice] if isinstance(choice, str) else []
-
-    def could_equal(self, q: QuestionSpec, value: Scalar) -> bool:
-        return choice_could_equal(q, value)
-
-    def why_not_equal(self, q: QuestionSpec, value: Scalar) -> str:
-        return choice_why_not_equal(q, value)
 
     def outline_line(self, q: QuestionSpec) -> str:
         return f"single, {required_note(q)}"

@@ -5,20 +5,18 @@ from __future__ import annotations
 from bot.questionnaire.kind import (
     ChoiceLabel,
     KindView,
-    QuestionKind,
     QuestionSpec,
     Scalar,
     Turn,
     UiText,
-    keep_or_refuse,
+    WrittenAnswer,
     own_words,
     required_note,
-    typed_text,
 )
-from bot.questionnaire.state import Answer, AnswerValue, State
+from bot.questionnaire.state import AnswerValue, State
 
 
-class FreeText(QuestionKind):
+class FreeText(WrittenAnswer):
     name = "text"
     takes_choices = False
     takes_other = False
@@ -40,14 +38,6 @@ class FreeText(QuestionKind):
 
     def on_choose(self, turn: Turn, q: QuestionSpec, cid: str) -> None:
         turn.invalid("expected_text")
-
-    def on_text(self, turn: Turn, q: QuestionSpec, raw: str) -> None:
-        text = typed_text(turn, q, raw)
-        if text is not None:
-            turn.settle(Answer(text=text))
-
-    def on_done(self, turn: Turn, q: QuestionSpec) -> None:
-        keep_or_refuse(turn, q, typed=True)
 
     def answer_text(
         self, answer: AnswerValue, lang: str, *, ui: UiText, choice_label: ChoiceLabel
