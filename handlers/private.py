@@ -820,16 +820,19 @@ class ReporterChats:
         return erased
 
     async def _probe(self, turn: Turn, orphan: Orphan) -> bool | None:
-        for mid in orphan.probes():
-            try:
-                await turn.bot.delete_message(turn.chat_id, mid)
-            except BadRequest:
-                continue  # not in this chat (or already gone)
-            except TelegramError:
-                return None
-            orphan.message_ids.remove(mid)
-            return True
-        return False
+        """One delete call: True when the orphan's newest id was in this chat (now deleted),
+        False when Telegram says it is not, None when Telegram refuses for another reason."""
+        mid = orphan.probe()
+        if mid is None:
+            return False
+        try:
+            await turn.bot.delete_message(turn.chat_id, mid)
+        except BadRequest:
+            return False  # not in this chat (or already gone)
+        except TelegramError:
+            return None
+        orphan.message_ids.remove(mid)
+        return True
 
     def _delete_later(self, turn: Turn, mid: int) -> None:
         """Delete the last word after :attr:`last_word_seconds` (if it is still there). The chat

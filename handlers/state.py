@@ -88,9 +88,13 @@ class Orphan:
     message_ids: list[int]
     kept: set[int] = field(default_factory=set)
 
-    def probes(self) -> list[int]:
-        """The newest ids that may be deleted: trying one in a chat tells whether it is there."""
-        return sorted((m for m in self.message_ids if m not in self.kept), reverse=True)[:2]
+    def probe(self) -> int | None:
+        """The newest id that may be deleted: trying it in a chat tells whether it is there.
+
+        One id per conversation, so that a newcomer's first message costs at most
+        ``MAX_PROBED_ORPHANS`` delete calls (it was two each). A reporter who deleted that very
+        message by hand is found only through a button of the old conversation."""
+        return max((m for m in self.message_ids if m not in self.kept), default=None)
 
 
 class KeyedLocks:

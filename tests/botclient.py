@@ -149,6 +149,12 @@ class FakeTelegram:
             "supports_inline_queries": False,
         }
 
+    def talk_elsewhere(self, messages: int) -> range:
+        """As if the bot had exchanged ``messages`` messages in other private chats: the shared
+        counter moves on; returns the ids those messages took (in no chat here)."""
+        taken = [next(self._private_ids) for _ in range(messages)]
+        return range(taken[0], taken[-1] + 1) if taken else range(0)
+
     # --- state a test inspects ----------------------------------------------------------------
     def chat(self, chat_id: int, chat_type: str = "private") -> FakeChat:
         if chat_id not in self.chats:
