@@ -51,7 +51,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _broken_by(tree: Path, relative: str, text: str) -> str:
+def _breaks(tree: Path, relative: str, text: str, contract: str) -> None:
+    """lint-imports fails with the probe in place, naming the importer and ``contract``."""
     probe = tree / relative
     probe.write_text(text, encoding="utf-8")
     try:
@@ -61,24 +62,34 @@ def _broken_by(tree: Path, relative: str, text: str) -> str:
     assert result.returncode != 0, "lint-imports passed with the probe in place"
     report = " ".join(result.stdout.split())  # lint-imports wraps long contract names
     assert relative.removesuffix(".py").replace("/", ".") in report, "the importer is not named"
-    return report
+    assert f"{contract} BROKEN" in report, report[-3000:]
 
 
 def test_contract_breaks_when_handlers_import_storage_internals(tree: Path) -> None:
-    report = _broken_by(tree, "handlers/_contract_probe.py", "import storage.sqlite\n")
-    assert "Handlers reach storage through its interface only BROKEN" in report, report[-3000:]
+    _breaks(
+        tree,
+        "handlers/_contract_probe.py",
+        "import storage.sqlite\n",
+        "Handlers reach storage through its interface only",
+    )
 
 
-def test_contract_breaks_when_the_questionnaire_imports_telegram(tree: Path) -> None:
-    report = _broken_by(tree, "bot/questionnaire/_contract_probe.py", "import telegram\n")
-    assert "no crypto, no network, no files BROKEN" in report, report[-3000:]
-
-
-def test_contract_breaks_when_the_questionnaire_opens_a_database(tree: Path) -> None:
-    report = _broken_by(tree, "bot/questionnaire/_contract_probe.py", "import sqlite3\n")
-    assert "no crypto, no network, no files BROKEN" in report, report[-3000:]
+@pytest.mark.parametrize("module", ["telegram", "sqlite3"])
+def test_contract_breaks_when_the_questionnaire_imports_telegram_or_a_database(
+    tree: Path, module: str
+) -> None:
+    _breaks(
+        tree,
+        "bot/questionnaire/_contract_probe.py",
+        f"import {module}\n",
+        "no crypto, no network, no files",
+    )
 
 
 def test_contract_breaks_when_the_server_imports_the_analysts_opening_code(tree: Path) -> None:
-    report = _broken_by(tree, "storage/_contract_probe.py", "import reportbot_analyst.opening\n")
-    assert "The server never imports the analysts' opening code BROKEN" in report, report[-3000:]
+    _breaks(
+        tree,
+        "storage/_contract_probe.py",
+        "import reportbot_analyst.opening\n",
+        "The server never imports the analysts' opening code",
+    )
