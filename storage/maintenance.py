@@ -12,6 +12,7 @@ import os
 import sqlite3
 import stat
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from storage import schema
@@ -63,6 +64,18 @@ def count_file(db: Path) -> StoreCounts:
             conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def waiting_digests(db: Path) -> tuple[int, date | None]:
+    """How many digests wait in the outbox (not confirmed posted), and the day of the oldest."""
+    conn = schema.connect(db)
+    try:
+        count, oldest = conn.execute(
+            "SELECT count(*), min(created_day) FROM digest WHERE state = 'pending'"
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(count), None if oldest is None else date.fromisoformat(oldest)
 
 
 def _existing_database(data_dir: Path) -> Path:

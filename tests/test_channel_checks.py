@@ -161,7 +161,9 @@ async def test_a_failing_check_posts_nothing_holds_digests_and_logs_one_alert(
     alerts = _alerts(caplog, "channel_check_failed")
     assert len(alerts) == 1, "one alert line, not one per attempt"
     fields = alerts[0].__dict__["fields"]
-    assert fields == {"check": check.value, "held_digests": 1}
+    assert fields["check"] == check.value
+    assert fields["held_digests"] == 1
+    assert fields["since"] == (await rig.store.pending_digests())[0].created_day.isoformat()
 
     rig.api.heal()
     await rig.bind()

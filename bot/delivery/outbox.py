@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -41,13 +42,20 @@ from bot.delivery.channel_checks import (
     Check,
     CheckResult,
 )
-from bot.delivery.digests import DigestCloser, DigestSchedule, digest_caption, digest_file_name
+from bot.delivery.digests import (
+    ClosedDigest,
+    DigestCloser,
+    DigestSchedule,
+    digest_caption,
+    digest_file_name,
+)
 from bot.delivery.flow_snapshots import FlowSnapshots
 from bot.ops.logging import exception_types
 from bot.ops.settings import Settings
 from bot.questionnaire.flow import Flow
 from bot.sealing.keys import BotSigningKey, Recipients
-from storage.base import DigestPart, OutboxDigest, ReportStore
+from storage.base import DigestPart, DigestState, OutboxDigest, ReportStore
+from storage.errors import StorageError
 
 log = logging.getLogger("bot.delivery.outbox")
 
@@ -58,6 +66,9 @@ REFUSED_PAUSE: Final = 300.0
 UPLOAD_RATE: Final = 64 * 1024
 """Bytes per second the upload timeout assumes at worst (a slow server link)."""
 TICK_SECONDS: Final = 20.0
+MAX_HELD_DIGESTS: Final = 28
+"""While the channel checks hold, slots are not closed once this many digests wait (a week at
+the default interval: 112 MiB at the default size); their reports wait in the store."""
 CHECK_CACHE_SECONDS: Final = 60.0
 """A passing round of channel checks is trusted this long, so that on a bad link each upload
 is one call instead of four; a failed check, a refused post or a restart asks again at once."""
@@ -103,6 +114,7 @@ class DigestSender:
         bot_fingerprint: str,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.checker = checker
@@ -116,6 +128,8 @@ class DigestSender:
         self._refused = False
         self._checked_until = 0.0
         self.missing: tuple[int, ...] = ()  # listed analysts not in the channel (positions)
+        self._clock = clock
+        self._reminded: date | None = None  # the day of the last held alert
 
     # -- state -----------------------------------------------------------------------------
 
@@ -127,13 +141,22 @@ class DigestSender:
         self._failures += 1
         return delay * self._rng.uniform(0.5, 1.0)
 
+    async def waiting(self) -> tuple[int, str]:
+        """Digests waiting to be posted and the day of the oldest (no bytes read)."""
+        pending = [d for d in await self.store.list_digests() if d.state is DigestState.PENDING]
+        oldest = min((d.created_day for d in pending), default=None)
+        return len(pending), "" if oldest is None else oldest.isoformat()
+
     async def _hold(self, failed: Check) -> None:
-        if self.held != failed:
-            waiting = len(await self.store.pending_digests())
+        today = self._clock().astimezone(UTC).date()
+        if self.held != failed or self._reminded != today:
+            # one alert when the checks start failing, then one a day while they keep failing
+            waiting, since = await self.waiting()
             log.error(
-                "channel_check_failed",
-                extra={"fields": {"check": failed.value, "held_digests": waiting}},
+                "channel_check_failed" if self.held != failed else "digests_still_held",
+                extra={"fields": {"check": failed.value, "held_digests": waiting, "since": since}},
             )
+            self._reminded = today
         self.held = failed
 
     def _release(self) -> None:
@@ -322,10 +345,30 @@ class DigestService:
                 self.next_close = self.schedule.next_close(now)
             if now < self.next_close:
                 return []
-            closed = await self.closer.close()
+            try:
+                closed = await self._close_unless_full()
+            except (StorageError, sqlite3.Error, OSError) as exc:
+                # a full disk (or a failing one): nothing is dropped, the ready reports wait for
+                # the next slot; new reports are refused by the store only when nothing fits
+                log.error("digest_not_closed", extra={"fields": {"exc_type": type(exc).__name__}})
+                closed = []
             # The next slot after this one; after a long pause, the next one after now.
             self.next_close = self.schedule.next_close(max(self.next_close, now))
             return [c.seq for c in closed]
+
+    async def _close_unless_full(self) -> list[ClosedDigest]:
+        """Close the slot's digest, unless the checks hold and a week of digests already waits:
+        then the slot is left out (its reports wait in the store, which costs far less than
+        digests piling up), so a held channel cannot fill the disk (issue 17.8)."""
+        if self.sender.held is not None:
+            waiting, since = await self.sender.waiting()
+            if waiting >= MAX_HELD_DIGESTS:
+                log.warning(
+                    "digest_slot_skipped_while_held",
+                    extra={"fields": {"held_digests": waiting, "since": since}},
+                )
+                return []
+        return await self.closer.close()
 
     async def job(self, context: Any) -> None:
         """The job queue's callback: close if due, then start a delivery round in the
@@ -364,6 +407,7 @@ def build_service(
         bot_fingerprint=signing_key.public.fingerprint,
         monotonic=monotonic,
         rng=rng,
+        clock=clock,
     )
     snapshots = FlowSnapshots(recipients, flows, settings.data_dir) if flows else None
     closer = DigestCloser(

@@ -35,7 +35,7 @@ from bot.doctor.credentials import (
     check_signing_key,
     check_token,
 )
-from bot.doctor.database import check_data_dir, check_database_health
+from bot.doctor.database import check_data_dir, check_database_health, check_waiting_digests
 from bot.doctor.flow import check_flow
 from bot.doctor.result import Check, Report, Status, fail, ok, skip
 from bot.ops.settings import Settings
@@ -72,5 +72,6 @@ async def diagnose(
     if quick:
         checks += skipped_network_checks()
     else:
+        checks.append(check_waiting_digests(settings))  # held digests: how many, since when
         checks += await telegram_checks(settings, request)
     return Report(tuple(checks))

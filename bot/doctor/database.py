@@ -8,16 +8,16 @@ import contextlib
 import os
 import sqlite3
 import stat
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
-from bot.doctor.result import Check, fail, ok
+from bot.doctor.result import Check, fail, ok, skip
 from bot.ops.settings import ENV_PREFIX, Settings
 from storage import schema
 from storage.base import ChannelBinding
 from storage.errors import StorageError
-from storage.maintenance import NoDatabaseError, check_database
+from storage.maintenance import NoDatabaseError, check_database, waiting_digests
 
 PRAGMAS_EXPECTED: Final[dict[str, object]] = {
     "secure_delete": 1,
@@ -169,3 +169,28 @@ def read_channel_binding(settings: Settings) -> ChannelBinding | None:
         return None
     finally:
         conn.close()
+
+
+def check_waiting_digests(settings: Settings, today: date | None = None) -> Check:
+    """How many digests wait to be posted and since when (issue 17.8): more than a day means the
+    channel checks hold them. Not part of ``--quick``: a restart would not post them."""
+    db = schema.database_path(settings.data_dir)
+    if not db.is_file():
+        return skip("digests waiting", "no database yet")
+    try:
+        count, oldest = waiting_digests(db)
+    except (sqlite3.Error, StorageError, OSError) as exc:
+        detail = f"cannot read the outbox ({type(exc).__name__})"
+        return fail("digests waiting", detail, "see the database checks above")
+    if count == 0 or oldest is None:
+        return ok("digests waiting", "none: every digest closed so far is posted")
+    today = today or datetime.now(UTC).date()
+    line = f"{count} digest(s) wait, the oldest since {oldest.isoformat()}"
+    if (today - oldest).days < 1:
+        return ok("digests waiting", f"{line} (posting)")
+    return fail(
+        "digests waiting",
+        f"{line}: nothing has been posted since; the channel checks hold them (nothing is lost)",
+        "fix the failing channel check below (`reportbot doctor` names it), or verify the channel "
+        "again (`reportbot channel verify`); the bot then posts every waiting digest in order",
+    )

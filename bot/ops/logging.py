@@ -155,6 +155,7 @@ FIELD_NAMES: frozenset[str] = frozenset(
         "retry_after",
         "scope",
         "seq",
+        "since",
         "size",
         "slots",
         "state",
