@@ -29,6 +29,3 @@ _.compress_type
 _.handle_starttag
 # Never called: mypy checks there that both stores satisfy the ReportStore protocol.
 _._conforms
-# Counted, not yet shown: the analyst's summary is to say how many entries were for no key of
-# theirs (issue 16 owns reportbot_analyst.toolkit; remove this line when it prints it).
-_.not_for_key

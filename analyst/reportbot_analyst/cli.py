@@ -19,7 +19,7 @@ from bot.questionnaire.flow import LANGUAGES
 from bot.sealing.keys import BOT_PUB_FILE, BotVerifyKey, KeyFileError, load_bot_verify_key
 
 if TYPE_CHECKING:
-    from reportbot_analyst.toolkit import VerifyResult
+    from reportbot_analyst.verifying import VerifyResult
 
 BOT_KEY_ENV = "REPORTBOT_BOT_KEY"
 
@@ -96,7 +96,8 @@ def verify(
     Exits non-zero when a file is rejected, when two digests share a number, and when a
     digest is missing (with the command that asks the operator for it)."""
     # Imported here, not at the top: the bot process registers this group too.
-    from reportbot_analyst.toolkit import read_ledger, verify_files
+    from reportbot_analyst.ledger import read_ledger
+    from reportbot_analyst.verifying import verify_files
     from reportbot_analyst.workspace import resend_hint
 
     pinned = _pinned_bot_key(bot_key, [])
@@ -238,16 +239,12 @@ def open_cmd(
     command that asks for them."""
     # Imported here, not at the top: the bot process registers this group too.
     from bot.cli.keys import passphrase_source
+    from reportbot_analyst.assembly import open_digests
+    from reportbot_analyst.catalog import FlowCatalog, shipped_flows_dir
     from reportbot_analyst.flows import read_workspace_flows
     from reportbot_analyst.keys import load_analyst_key
-    from reportbot_analyst.toolkit import (
-        FlowCatalog,
-        NothingToOpenError,
-        ToolkitError,
-        open_digests,
-        shipped_flows_dir,
-        write_output,
-    )
+    from reportbot_analyst.output import write_output
+    from reportbot_analyst.verifying import NothingToOpenError, ToolkitError
     from reportbot_analyst.workspace import Workspace, resend_hint
 
     pinned = _pinned_bot_key(bot_key, key_paths)
@@ -278,7 +275,7 @@ def open_cmd(
         write_output(result, out_dir, catalog, lang, pinned)
         if html:
             from reportbot_analyst.html import write_html
-            from reportbot_analyst.toolkit import write_private
+            from reportbot_analyst.private import write_private
 
             flows = {(f.id, f.version): f for f in catalog}
             write_html(result.documents, out_dir, flows, lang, write_private)
@@ -306,6 +303,11 @@ def open_cmd(
     click.echo(
         f"dropped: {result.duplicate_records} duplicate record(s), "
         f"{result.superseded} replaced answer(s)"
+        + (
+            f", {result.not_for_key} envelope(s) sealed to none of your keys"
+            if result.not_for_key
+            else ""
+        )
     )
     click.echo(f"written to {out_dir}")
     if result.verify.missing:

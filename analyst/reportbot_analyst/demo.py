@@ -44,15 +44,12 @@ from bot.sealing.keys import (
 )
 from bot.terminal.demo import DemoError, Outcome
 from handlers.reports import ReportDraft, ReportWriter, media_refs
+from reportbot_analyst.assembly import OpenResult, open_digests
+from reportbot_analyst.catalog import FlowCatalog
 from reportbot_analyst.keys import load_analyst_key, new_analyst_key, public_of_key_file
-from reportbot_analyst.toolkit import (
-    FlowCatalog,
-    OpenResult,
-    ToolkitError,
-    open_digests,
-    read_ledger,
-    write_output,
-)
+from reportbot_analyst.ledger import read_ledger
+from reportbot_analyst.output import write_output
+from reportbot_analyst.verifying import ToolkitError
 from storage.base import ReportState
 from storage.errors import StorageError
 from storage.sqlite import SqliteReportStore
@@ -114,7 +111,7 @@ def open_as_analyst(
 def describe_reports(result: OpenResult, flow: Flow, lang: str) -> list[str]:
     """The opened reports as lines, all in ``lang``: each question's prompt and the answer with
     its labels (the toolkit's own words, e.g. "yes" for a consent, from its vocabulary)."""
-    from reportbot_analyst.toolkit import render_answer
+    from reportbot_analyst.rendering import render_answer
     from reportbot_analyst.vocabulary import WORDS, word
 
     def label(qid: str, cid: str) -> str:

@@ -25,15 +25,9 @@ from pathlib import Path
 from typing import Final
 
 from bot.sealing.keys import BotVerifyKey
-from reportbot_analyst.toolkit import (
-    VerifyResult,
-    format_ranges,
-    private_dir,
-    read_ledger,
-    verify_files,
-    write_ledger,
-    write_private,
-)
+from reportbot_analyst.ledger import read_ledger, write_ledger
+from reportbot_analyst.private import private_dir, write_private
+from reportbot_analyst.verifying import VerifyResult, format_ranges, verify_files
 
 DIGESTS_DIR: Final = "digests"
 PARTS_DIR: Final = "parts"
