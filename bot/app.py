@@ -49,7 +49,7 @@ from bot.sealing.keys import BotSigningKey, Recipients
 from handlers.errors import ErrorReporter
 from handlers.followup import ChannelReplies, Followups
 from handlers.groups import GroupChats
-from handlers.limits import FloodLimits
+from handlers.limits import FloodLimits, FloodPolicy
 from handlers.private import COMMANDS, ReporterChats
 from handlers.pseudonyms import PseudonymKeys
 from handlers.render import Renderer, UiTexts
@@ -260,9 +260,15 @@ def install_digests(
 def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
     renderer = Renderer(deps.flow, deps.ui)
     keys = PseudonymKeys(deps.random_bytes)
+    policy = FloodPolicy(
+        per_minute=float(settings.messages_per_minute),
+        burst=float(settings.message_burst),
+        ignore_after=settings.message_burst,
+        ignore_seconds=settings.flood_ignore_minutes * 60.0,
+    )
     limits = FloodLimits(
         keys,
-        messages_per_minute=settings.messages_per_minute,
+        policy,
         reports_per_day=settings.reports_per_day,
         capacity=settings.max_open_conversations,
         monotonic=deps.monotonic,

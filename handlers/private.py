@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -58,7 +59,7 @@ from bot.questionnaire.kind import SUB_OTHER
 from bot.questionnaire.kinds import kind_of
 from bot.receipts.service import IssuedReceipt
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
-from handlers.limits import FloodLimits, Verdict
+from handlers.limits import Decision, FloodLimits, Verdict
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
 from handlers.render import Renderer, Screen
 from handlers.reports import ReportDraft, ReportWriter
@@ -79,6 +80,11 @@ LAST_WORD_SECONDS = 30.0
 
 MAX_PROBED_ORPHANS = 50
 """After a restart, how many unclaimed conversations are tried in a newcomer's chat."""
+
+MAX_QUEUED_UPDATES = 3
+"""Updates of one reporter handled or waiting at once; more are dropped like a flood's (a button
+still gets its toast): a backlog on one reporter's lock would hold the Application's
+concurrent-update slots that everyone else needs."""
 
 _START_LIKE = frozenset({"start", "language", "followup"})
 
@@ -195,16 +201,46 @@ class ReporterChats:
         if user is None or chat is None or user.is_bot:
             return
         key = self.keys.current(user.id)
+        # Counted before the lock: a flood's updates must not queue on it, holding the
+        # Application's concurrent-update slots that everyone else needs.
+        decision = self.limits.message(user.id)
+        if decision.verdict is Verdict.DROP or self.locks.users(key) > MAX_QUEUED_UPDATES:
+            await self._dropped(update, context.bot, user.id, user.language_code, decision)
+            return
         async with self.locks.hold(key):
-            await self._handle_locked(update, context.bot, user.id, chat.id, user.language_code)
+            await self._handle_locked(
+                update, context.bot, user.id, chat.id, user.language_code, decision
+            )
 
-    # C901 (17): the erase, cover and flood engineers change this routing now (/start, duress,
-    # limits); split after they land, one helper per verdict.
-    async def _handle_locked(  # noqa: C901
-        self, update: Update, bot: Bot, user_id: int, chat_id: int, language_code: str | None
+    async def _dropped(
+        self,
+        update: Update,
+        bot: Bot,
+        user_id: int,
+        language_code: str | None,
+        decision: Decision,
     ) -> None:
-        verdict = self.limits.message(user_id)
+        """An update over the flood limits: no lock, no store, no send; a button still gets a
+        toast that says when to go on, and a message is remembered for the erase."""
         conv = self.conversations.get(user_id)
+        self._log_update(update, Verdict.DROP, conv)
+        if conv is not None and update.message is not None:
+            # in memory only: written to the store with the next update that is handled
+            conv.record(update.message.message_id)
+        query = update.callback_query
+        if query is None:
+            return
+        lang = (conv.lang if conv is not None else None) or guess_language(
+            language_code, self.languages
+        )
+        try:
+            await bot.answer_callback_query(query.id, text=self.wait_text(lang, decision.wait))
+        except TelegramError as exc:  # an old query can no longer be answered: harmless
+            log.debug(
+                "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}
+            )
+
+    def _log_update(self, update: Update, verdict: Verdict, conv: Conversation | None) -> None:
         log.debug(
             "update",
             extra={
@@ -216,10 +252,26 @@ class ReporterChats:
                 }
             },
         )
-        if verdict is Verdict.DROP:
-            if conv is not None and update.message is not None:
-                conv.record(update.message.message_id)
-            return
+
+    def wait_text(self, lang: str, wait: float) -> str:
+        """ "Go on in N seconds" (or minutes): the toast of a button pressed over the limits."""
+        seconds = max(1, math.ceil(wait))
+        if seconds < 100:
+            return self.render.ui_text(lang, "ui.flood.wait_seconds", seconds=seconds)
+        return self.render.ui_text(lang, "ui.flood.wait_minutes", minutes=math.ceil(seconds / 60))
+
+    async def _handle_locked(
+        self,
+        update: Update,
+        bot: Bot,
+        user_id: int,
+        chat_id: int,
+        language_code: str | None,
+        decision: Decision,
+    ) -> None:
+        verdict = decision.verdict
+        conv = self.conversations.get(user_id)
+        self._log_update(update, verdict, conv)
         await self._last_word_goes(conv)
         created = conv is None
         if conv is None:
@@ -251,7 +303,7 @@ class ReporterChats:
 
         if verdict is Verdict.WARN:
             if update.callback_query is not None:
-                turn.toast = self.render.ui_text(lang, "ui.flood.slow_down")
+                turn.toast = self.wait_text(lang, decision.wait)
                 await turn.answer_query()
             else:
                 await turn.say(self.render.ui_text(lang, "ui.flood.slow_down"))

@@ -109,6 +109,11 @@ class KeyedLocks:
     def busy(self, key: Pseudonym) -> bool:
         return key in self._locks
 
+    def users(self, key: Pseudonym) -> int:
+        """Updates holding or waiting for this pseudonym's lock."""
+        entry = self._locks.get(key)
+        return 0 if entry is None else entry[1]
+
     @asynccontextmanager
     async def hold(self, key: Pseudonym) -> AsyncIterator[None]:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))

@@ -2,7 +2,8 @@
 
 Every handler of a reporter's chat (``handlers.private``, ``handlers.followup``) answers through
 a :class:`Turn`, so every message is sent the same way (protected, no parse_mode) and recorded
-for deletion, every deletion goes in batches, and a pressed button is always answered.
+for deletion, every deletion goes in batches, and a pressed button is always answered, before
+anything is sent.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class Turn:
     lang: str
     query: CallbackQuery | None = None
     toast: str | None = None
+    answered: bool = False
+    """The pressed button was answered: at once, before the first send or edit of the turn."""
     extra_ids: list[int] = field(default_factory=list)
     journal: Callable[[Conversation], Awaitable[None]] | None = None
     """Writes a conversation's newly recorded ids to the store (erasing survives a restart)."""
@@ -90,6 +93,7 @@ class Turn:
     async def say(self, text: str, *, record: bool = True, screen: Screen | None = None) -> int:
         """Send a message (protected, no parse_mode); recorded for deletion unless told not."""
         shown = screen or Screen(text)
+        await self.answer_query()
         msg = await self.bot.send_message(
             self.chat_id,
             shown.text,
@@ -108,6 +112,7 @@ class Turn:
         conv = self.conv
         target = self.query_message_id
         if edit and target is not None and target == conv.prompt_message_id:
+            await self.answer_query()
             try:
                 await self.bot.edit_message_text(
                     screen.text,
@@ -124,16 +129,21 @@ class Turn:
         conv.prompt_message_id = await self.say(screen.text, screen=screen)
 
     async def tell(self, text: str) -> None:
-        """A short word: the toast of the pressed button, or a message when none was pressed."""
-        if self.query is not None:
+        """A short word: the toast of the pressed button, or a message when none was pressed
+        (or the button was already answered, before a screen this turn showed)."""
+        if self.query is not None and not self.answered:
             self.toast = text[:TOAST_CHARS]
         else:
             await self.say(text)
 
     async def answer_query(self) -> None:
-        """Answer the pressed button (with the toast, if any); an old query is harmless."""
-        if self.query is None:
+        """Answer the pressed button (with the toast, if any), once; an old query is harmless.
+
+        Called before the turn's first send or edit, so the button never spins while that send
+        waits its turn under the sending limits (answers are not sends: they never wait)."""
+        if self.query is None or self.answered:
             return
+        self.answered = True
         try:
             await self.bot.answer_callback_query(self.query.id, text=self.toast)
         except TelegramError as exc:  # an old query can no longer be answered: harmless

@@ -93,6 +93,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "send_per_chat_per_second": 1000.0,  # the fake clock stands still; real time does not
         "send_chat_burst": 1000,
         "messages_per_minute": 600,
+        "message_burst": 1000,
         "reports_per_day": 50,
     }
     values.update(overrides)

@@ -103,7 +103,13 @@ class Settings(BaseSettings):
     languages: Annotated[tuple[str, ...], NoDecode] = LANGUAGES
     """Languages offered on the start screen, in this order."""
 
-    messages_per_minute: Annotated[int, Field(ge=1, le=600)] = 20
+    messages_per_minute: Annotated[int, Field(ge=1, le=600)] = 60
+    """Updates per minute one reporter may send on average (the refill of their flood bucket)."""
+    message_burst: Annotated[int, Field(ge=1, le=1000)] = 40
+    """Updates one reporter may send at once: with the rate above, someone tapping every 0.7 s
+    finishes the whole shipped flow unthrottled. Over it: one calm line, then silence; after as
+    many dropped updates again the account is ignored for ``flood_ignore_minutes``."""
+    flood_ignore_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
     reports_per_day: Annotated[int, Field(ge=1, le=1000)] = 5
     idle_timeout_hours: Annotated[float, Field(gt=0, le=47)] = 3.0
     """Open conversations idle this long end (answers kept) and are wiped from memory.
