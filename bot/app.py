@@ -14,7 +14,8 @@ What it assembles:
 - ``Defaults``: ``protect_content`` on, no parse_mode, no link previews;
 - jobs: idle-timeout sweep, pseudonym key rotation, retention;
 - one error handler (:class:`handlers.errors.ErrorReporter`);
-- at start (``post_init``): the command menu and descriptions per language, and closing reports
+- at start (``post_init``): the command menu and descriptions per language (the phrasebook's in
+  cover mode, docs/cover.md), and closing reports
   a previous run left open; at stop: closing the reports of conversations still open.
 
 No persistence object is ever given to PTB: nothing about a reporter is written by it. And the
@@ -42,10 +43,13 @@ from bot.delivery.channel_checks import ChannelVerifier
 from bot.delivery.outbox import TICK_SECONDS, DigestService, build_service
 from bot.delivery.ratelimit import FairSendScheduler, SendLimits
 from bot.ops.logging import exception_types, roll_reporter_events
-from bot.ops.settings import Settings
+from bot.ops.settings import ENV_PREFIX, Settings, SettingsError
+from bot.phrasebook.codes import EntryCodes
+from bot.phrasebook.model import Phrasebook
 from bot.questionnaire.flow import Flow
 from bot.receipts.service import ReceiptService
 from bot.sealing.keys import BotSigningKey, Recipients
+from handlers.cover import Cover, CoverBook, EntryAttempts
 from handlers.errors import ErrorReporter
 from handlers.followup import ChannelReplies, Followups
 from handlers.groups import GroupChats
@@ -141,6 +145,41 @@ class Deps:
     request: BaseRequest | None = None  # tests: a recording request instead of HTTP
     get_updates_request: BaseRequest | None = None
     receipts: ReceiptService | None = None  # receipts and follow-ups (issue 7); None: none
+    phrasebook: Phrasebook | None = None  # cover mode (issue 15): required when it is on
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What Telegram shows of the bot before and around a chat, in one language."""
+
+    commands: tuple[BotCommand, ...]
+    description: str
+    short_description: str
+
+
+COVER_COMMANDS: Final[tuple[str, ...]] = ("start", "help")
+"""Cover mode's command menu: the phrasebook's first screen and how to use it."""
+
+
+def build_cover(settings: Settings, deps: Deps, keys: PseudonymKeys) -> Cover | None:
+    """Cover mode's phrasebook and codes; SettingsError when it is on without them."""
+    if not settings.cover:
+        return None
+    settings.require_cover_codes()
+    if deps.phrasebook is None:
+        raise SettingsError(f"{ENV_PREFIX}PHRASEBOOK: cover mode is on and needs the phrasebook")
+    codes = EntryCodes(
+        (c.get_secret_value() for c in settings.entry_codes),
+        (c.get_secret_value() for c in settings.duress_codes),
+        key=deps.random_bytes(32),
+    )
+    attempts = EntryAttempts(
+        keys,
+        per_hour=settings.entry_attempts_per_hour,
+        capacity=settings.max_open_conversations,
+        monotonic=deps.monotonic,
+    )
+    return Cover(CoverBook(deps.phrasebook, settings.languages), codes, attempts)
 
 
 @dataclass(frozen=True)
@@ -178,29 +217,44 @@ class BotRuntime:
 
     @property
     def commands(self) -> tuple[str, ...]:
-        """The command menu: ``/followup`` after ``/start`` when receipts are on."""
+        """The command menu: the phrasebook's in cover mode; else ``/followup`` after
+        ``/start`` when receipts are on."""
+        if self.chats.cover is not None:
+            return COVER_COMMANDS
         if self.deps.receipts is None:
             return COMMANDS
         return (COMMANDS[0], "followup", *COMMANDS[1:])
 
+    def profile(self, lang: str) -> Profile:
+        """The command menu, description and short description shown in ``lang``."""
+        cover = self.chats.cover
+        if cover is not None:  # cover mode: only the phrasebook, in every language
+            return Profile(
+                tuple(
+                    BotCommand(name, cover.book.text(lang, f"pb.command.{name}"))
+                    for name in self.commands
+                ),
+                cover.book.text(lang, "pb.bot.description"),
+                cover.book.text(lang, "pb.bot.short_description"),
+            )
+        ui = self.renderer.ui_text
+        return Profile(
+            tuple(BotCommand(name, ui(lang, f"ui.command.{name}")) for name in self.commands),
+            ui(lang, "ui.bot.description"),
+            ui(lang, "ui.bot.short_description"),
+        )
+
     async def _set_menu(self, app: App) -> None:
+        """The profile in every offered language, and for every other (``language_code``
+        unset: the first offered language's texts)."""
         bot = app.bot
         languages = self.settings.languages
         try:
             for lang in (None, *languages):
-                text_lang = lang or languages[0]
-                commands = [
-                    BotCommand(name, self.renderer.ui_text(text_lang, f"ui.command.{name}"))
-                    for name in self.commands
-                ]
-                await bot.set_my_commands(commands, language_code=lang)
-                await bot.set_my_description(
-                    self.renderer.ui_text(text_lang, "ui.bot.description"), language_code=lang
-                )
-                await bot.set_my_short_description(
-                    self.renderer.ui_text(text_lang, "ui.bot.short_description"),
-                    language_code=lang,
-                )
+                profile = self.profile(lang or languages[0])
+                await bot.set_my_commands(profile.commands, language_code=lang)
+                await bot.set_my_description(profile.description, language_code=lang)
+                await bot.set_my_short_description(profile.short_description, language_code=lang)
         except TelegramError as exc:  # the menu is a convenience; the bot works without it
             log.warning("set_menu_failed", extra={"fields": {"exc_type": exception_types(exc)}})
 
@@ -284,6 +338,7 @@ def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
         clock=deps.clock,
         monotonic=deps.monotonic,
         limits=limits,
+        cover=build_cover(settings, deps, keys),
     )
     if deps.receipts is not None:
         chats.receipts = Followups(chats, deps.receipts)

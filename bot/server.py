@@ -27,6 +27,9 @@ from telegram.error import TelegramError
 from bot.app import ALLOWED_UPDATES, App, Deps, build_application, runtime_of
 from bot.ops.logging import asyncio_exception_handler, exception_types, roll_reporter_events
 from bot.ops.settings import ENV_PREFIX, Settings, SettingsError
+from bot.phrasebook.codes import codes_finding_phrases
+from bot.phrasebook.loader import load_phrasebook
+from bot.phrasebook.model import Phrasebook
 from bot.questionnaire.flow import Flow
 from bot.questionnaire.loader import FlowLoadError, load_flow, load_ui_texts
 from bot.receipts.pepper import ReceiptPepper, load_pepper
@@ -57,6 +60,27 @@ class Loaded:
     recipients: Recipients
     signing_key: BotSigningKey | None
     pepper: ReceiptPepper
+    phrasebook: Phrasebook | None = None
+    """Cover mode's phrasebook (None: the cover is off)."""
+
+
+def load_cover(settings: Settings) -> Phrasebook | None:
+    """Cover mode: the phrasebook and the codes, or SettingsError saying what to set."""
+    if not settings.cover:
+        return None
+    settings.require_cover_codes()
+    try:
+        book = load_phrasebook(settings.phrasebook_path, settings.locales_dir)
+    except FlowLoadError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "cannot be loaded"
+        raise SettingsError(f"{ENV_PREFIX}PHRASEBOOK: {first}") from None
+    codes = [c.get_secret_value() for c in (*settings.entry_codes, *settings.duress_codes)]
+    if codes_finding_phrases(codes, book):
+        raise SettingsError(
+            f"{ENV_PREFIX}ENTRY_CODES: a code finds phrases in the phrasebook, so typing it "
+            "would be a search; choose codes the phrasebook does not contain (docs/cover.md)"
+        )
+    return book
 
 
 def load_receipt_pepper(settings: Settings) -> ReceiptPepper:
@@ -85,6 +109,7 @@ def load_receipt_pepper(settings: Settings) -> ReceiptPepper:
 def load_everything(settings: Settings) -> Loaded:
     """Token, flow, texts and keys; SettingsError (one line naming the setting) if any is bad."""
     settings.require_token()
+    book = load_cover(settings)  # before the rest: a missing entry code is the likeliest miss
     try:
         flow = load_flow(settings.flow, settings.locales_dir)
         ui = load_ui_texts(settings.locales_dir)
@@ -106,7 +131,7 @@ def load_everything(settings: Settings) -> Loaded:
         except (KeyFileError, OSError) as exc:
             raise SettingsError(f"{ENV_PREFIX}BOT_SIGNING_KEY: {exc}") from None
     pepper = load_receipt_pepper(settings)
-    return Loaded(settings, flow, ui, recipients, signing_key, pepper)
+    return Loaded(settings, flow, ui, recipients, signing_key, pepper, book)
 
 
 # --- webhook -----------------------------------------------------------------------------------
@@ -391,6 +416,7 @@ async def serve(loaded: Loaded, stop: asyncio.Event | None = None) -> None:
             flow=loaded.flow,
             ui=loaded.ui,
             signing_key=loaded.signing_key,
+            phrasebook=loaded.phrasebook,
             # receipts: argon2id at the production limits, replies checked against these keys
             receipts=ReceiptService(store, loaded.recipients.keys, pepper=loaded.pepper),
         )

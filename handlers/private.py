@@ -25,6 +25,7 @@ from telegram.ext import ContextTypes
 
 from bot.ops.logging import exception_types
 from bot.ops.settings import Settings
+from bot.phrasebook.codes import CodeMatch
 from bot.questionnaire.engine import (
     Accepted,
     Back,
@@ -59,6 +60,7 @@ from bot.questionnaire.kind import SUB_OTHER
 from bot.questionnaire.kinds import kind_of
 from bot.receipts.service import IssuedReceipt
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
+from handlers.cover import Cover, is_cover_button
 from handlers.limits import Decision, FloodLimits, Verdict
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
 from handlers.render import Renderer, Screen
@@ -87,6 +89,19 @@ still gets its toast): a backlog on one reporter's lock would hold the Applicati
 concurrent-update slots that everyone else needs."""
 
 _START_LIKE = frozenset({"start", "language", "followup"})
+
+_CANCEL_OPS = frozenset({Op.SEND_ANSWERED, Op.DISCARD, Op.RESUME})
+"""The buttons of "stop here?"."""
+
+_EVENTS: Mapping[Op, Callable[[Callback], Event]] = {
+    Op.CHOOSE: lambda cb: Choose(cb.qid, cb.cid),
+    Op.DONE: lambda cb: Done(cb.qid),
+    Op.SKIP: lambda cb: Skip(cb.qid),
+    Op.EDIT: lambda cb: Edit(cb.qid),
+    Op.SUBMIT: lambda cb: Submit(),
+    Op.SEND_NOW: lambda cb: SendNow(),
+}
+"""Buttons that are one engine event each."""
 
 
 class ReceiptIssuer(Protocol):
@@ -173,6 +188,7 @@ class ReporterChats:
         monotonic: Callable[[], float],
         limits: FloodLimits,
         receipts: ReceiptIssuer | None = None,
+        cover: Cover | None = None,
     ) -> None:
         self.settings = settings
         self.flow = flow
@@ -183,6 +199,8 @@ class ReporterChats:
         self.monotonic = monotonic
         self.limits = limits
         self.receipts = receipts
+        self.cover = cover
+        """Cover mode (docs/cover.md): outside a report the chat is a phrasebook. None: off."""
         self.languages = tuple(settings.languages)
         self.conversations: PseudonymMap[Conversation] = PseudonymMap(
             keys, settings.max_open_conversations
@@ -224,7 +242,7 @@ class ReporterChats:
         toast that says when to go on, and a message is remembered for the erase."""
         conv = self.conversations.get(user_id)
         self._log_update(update, Verdict.DROP, conv)
-        if conv is not None and update.message is not None:
+        if conv is not None and update.message is not None and not self._covered(conv, update):
             # in memory only: written to the store with the next update that is handled
             conv.record(update.message.message_id)
         query = update.callback_query
@@ -273,6 +291,35 @@ class ReporterChats:
         conv = self.conversations.get(user_id)
         self._log_update(update, verdict, conv)
         await self._last_word_goes(conv)
+        turn, created = await self._turn(update, bot, user_id, chat_id, language_code, conv)
+        restored = created and bool(self.orphans) and await self._claim_orphans(turn)
+        covered = self._covered(turn.conv, update)
+        if update.message is not None and not covered:
+            turn.conv.record(update.message.message_id)
+            await self.save(turn.conv)
+        gone = await self._leftover_goes(turn, quiet=covered)
+        if covered:
+            if (restored or gone) and await self._back_to_cover(turn, update):
+                return
+        elif restored and not _is_exit(update) and await self._after_restart(turn, update):
+            return
+        if verdict is Verdict.WARN:
+            await self._slow_down(turn, covered, decision.wait)
+        elif covered:
+            await self._cover_update(turn, update)
+        else:
+            await self._report_update(turn, update)
+
+    async def _turn(
+        self,
+        update: Update,
+        bot: Bot,
+        user_id: int,
+        chat_id: int,
+        language_code: str | None,
+        conv: Conversation | None,
+    ) -> tuple[Turn, bool]:
+        """The turn of this update, in the reporter's conversation (a new one if none)."""
         created = conv is None
         if conv is None:
             conv = Conversation(nonce=new_nonce(), last_seen=self.monotonic())
@@ -283,32 +330,61 @@ class ReporterChats:
         turn = Turn(
             bot, chat_id, user_id, conv, lang, query=update.callback_query, journal=self.save
         )
-        restored = created and bool(self.orphans) and await self._claim_orphans(turn)
-        if update.message is not None:
-            conv.record(update.message.message_id)
-            await self.save(conv)
-        leftover = self.leftovers.pop(user_id)
-        if leftover is not None:
-            if leftover.expires > self.monotonic():
-                await turn.delete(leftover.message_ids)
-                if leftover.answers_kept:
-                    await turn.say(self.render.ui_text(lang, "ui.timeout.kept"))
-            await self._forget(leftover.erase_key)
-        if restored and not _is_exit(update):
-            # the bot was restarted mid-conversation: say so plainly, and how to go on
-            await turn.say(self.render.ui_text(lang, "ui.restart.kept"))
-            if not _is_start_like(update):
-                await turn.answer_query()
-                return
+        return turn, created
 
-        if verdict is Verdict.WARN:
-            if update.callback_query is not None:
-                turn.toast = self.wait_text(lang, decision.wait)
-                await turn.answer_query()
-            else:
-                await turn.say(self.render.ui_text(lang, "ui.flood.slow_down"))
-            return
+    def _covered(self, conv: Conversation, update: Update) -> bool:
+        """Whether the phrasebook answers this update: cover mode on and no report entered (a
+        phrasebook button is the phrasebook's also inside a report)."""
+        if self.cover is None:
+            return False
+        query = update.callback_query
+        return not conv.entered or (query is not None and is_cover_button(query.data))
 
+    async def _leftover_goes(self, turn: Turn, *, quiet: bool) -> bool:
+        """A conversation that timed out: its messages go now. True when some were deleted."""
+        leftover = self.leftovers.pop(turn.user_id)
+        if leftover is None:
+            return False
+        erased = leftover.expires > self.monotonic()
+        if erased:
+            await turn.delete(leftover.message_ids)
+            if leftover.answers_kept and not quiet:
+                await turn.say(self.render.ui_text(turn.lang, "ui.timeout.kept"))
+        await self._forget(leftover.erase_key)
+        return erased
+
+    async def _after_restart(self, turn: Turn, update: Update) -> bool:
+        """The bot was restarted mid-conversation: say so plainly, and how to go on. True when
+        that is the whole answer."""
+        await turn.say(self.render.ui_text(turn.lang, "ui.restart.kept"))
+        if _is_start_like(update):
+            return False
+        await turn.answer_query()
+        return True
+
+    async def _back_to_cover(self, turn: Turn, update: Update) -> bool:
+        """Cover mode, after a restart or a timeout erased a report: the phrasebook, not a
+        notice (a minder may be the one pressing). True when that is the whole answer."""
+        query = update.callback_query
+        if _is_exit(update) or (query is not None and is_cover_button(query.data)):
+            return False  # the exit or the phrasebook button answers by itself
+        await self._cover_home(turn)
+        msg = update.message
+        if msg is not None and msg.text is not None and not msg.text.startswith("/"):
+            return False  # typed text is searched as well
+        await turn.answer_query()
+        return True
+
+    async def _slow_down(self, turn: Turn, covered: bool, wait: float) -> None:
+        if covered and self.cover is not None:
+            await self.cover.say(turn, "pb.slow_down")
+        elif turn.query is not None:
+            turn.toast = self.wait_text(turn.lang, wait)
+        else:
+            await turn.say(self.render.ui_text(turn.lang, "ui.flood.slow_down"))
+        await turn.answer_query()
+
+    async def _report_update(self, turn: Turn, update: Update) -> None:
         if self.receipts is not None and await self.receipts.handle(turn, update):
             await turn.answer_query()
             return
@@ -319,6 +395,93 @@ class ReporterChats:
             await self._complain(turn, "ui.error.edited_message")
         elif update.message is not None:
             await self._on_message(turn, update.message)
+
+    # ==== cover mode: the phrasebook, and the way in ====
+    async def _cover_update(self, turn: Turn, update: Update) -> None:
+        cover = self.cover
+        if cover is None:  # pragma: no cover - _covered checks
+            return
+        if update.callback_query is not None:
+            await self._cover_button(turn, update)
+            await turn.answer_query()
+            return
+        msg = update.message
+        if msg is None:
+            return  # an edited message outside a report: nothing to do
+        if msg.text is None or msg.forward_origin is not None or msg.is_automatic_forward:
+            await cover.say(turn, "pb.not_text")
+        elif msg.text.startswith("/"):
+            await self._cover_command(turn, msg.message_id, msg.text)
+        else:
+            await self._cover_text(turn, msg.message_id, msg.text)
+
+    async def _cover_button(self, turn: Turn, update: Update) -> None:
+        cover, query = self.cover, update.callback_query
+        if cover is None or query is None:  # pragma: no cover - _cover_update checks
+            return
+        if is_cover_button(query.data):
+            await cover.on_button(turn, str(query.data))
+            return
+        try:
+            cb = decode(query.data)
+        except CallbackError:
+            cb = None
+        if cb is not None and cb.op is Op.EXIT:
+            await self._quick_exit(turn)  # a receipt's quick exit: erase, the phrasebook
+        elif cb is not None and cb.op is Op.RECEIPT_KEPT and self.receipts is not None:
+            await self.receipts.handle(turn, update)  # the receipt goes; the phrasebook stays
+        else:
+            await cover.say(turn, "pb.old_button")
+
+    async def _cover_command(self, turn: Turn, message_id: int, text: str) -> None:
+        cover = self.cover
+        if cover is None:  # pragma: no cover - _cover_update checks
+            return
+        head, _, payload = text.partition(" ")
+        name = head[1:].partition("@")[0].lower()
+        if name == "start" and payload.strip():
+            match = cover.check(turn.user_id, payload.strip())
+            if match is CodeMatch.ENTRY:
+                await self._enter(turn, message_id)
+                return
+            if match is CodeMatch.DURESS:
+                await self._duress(turn)
+        if name == "panic":
+            await self._quick_exit(turn)  # nothing of a report to erase shows as the phrasebook
+        elif name == "help":
+            await cover.show(turn, cover.book.help(turn.lang))
+        else:
+            await self._cover_home(turn)  # /start, and any command the phrasebook does not have
+
+    async def _cover_text(self, turn: Turn, message_id: int, text: str) -> None:
+        cover = self.cover
+        if cover is None:  # pragma: no cover - _cover_update checks
+            return
+        match = cover.check(turn.user_id, text)
+        if match is CodeMatch.ENTRY:
+            await self._enter(turn, message_id)
+            return
+        if match is CodeMatch.DURESS:
+            await self._duress(turn)
+        await cover.search(turn, text)  # a wrong code, or duress: a search that finds nothing
+
+    async def _enter(self, turn: Turn, message_id: int) -> None:
+        """An entry code: it leaves the screen at once, and the report begins."""
+        conv = turn.conv
+        conv.record(message_id)  # if the deletion fails now, the report's erase takes it
+        await self.save(conv)
+        await turn.delete([message_id])
+        conv.entered = True
+        await self._language_screen(turn)
+
+    async def _duress(self, turn: Turn) -> None:
+        """A duress code: erase everything of reports this chat still shows (a kept receipt,
+        what an earlier erase left), as if the code had done nothing."""
+        await self.erase(turn)
+
+    async def _cover_home(self, turn: Turn) -> None:
+        if self.cover is not None:
+            await self.cover.home(turn)
 
     # ==== messages ====
     async def _on_message(self, turn: Turn, msg: Message) -> None:
@@ -446,57 +609,40 @@ class ReporterChats:
         text_id = "ui.error.stale_button" if turn.conv.active else "ui.error.ended_button"
         return self.render.ui_text(turn.lang, text_id)
 
-    # C901 (16): the flood and kinds engineers change this now (toasts, one edit per step);
-    # split after they land, one helper per family of callback ops (language, review, question).
-    async def _dispatch_button(self, turn: Turn, cb: Callback) -> None:  # noqa: C901
+    async def _dispatch_button(self, turn: Turn, cb: Callback) -> None:
         conv = turn.conv
         if cb.op is Op.LANGUAGE:
             await self._choose_language(turn, cb.qid)
-            return
-        if conv.state is None:
+        elif conv.state is None:
             turn.toast = self._stale_text(turn)
-            return
-        if cb.op in (Op.SEND_ANSWERED, Op.DISCARD, Op.RESUME):
+        elif cb.op in _CANCEL_OPS:
             await self._cancel_choice(turn, cb.op)
-            return
-        if conv.awaiting_cancel:
+        elif conv.awaiting_cancel:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+        elif cb.op in _EVENTS:
+            await self._engine(turn, _EVENTS[cb.op](cb))
+        elif cb.op is Op.BACK:
+            await self._back(turn, cb)
+        elif cb.op is Op.HELP:
+            await self._question_help(turn, cb)
+        else:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+
+    async def _back(self, turn: Turn, cb: Callback) -> None:
+        conv = turn.conv
+        in_review = conv.state is not None and conv.state.phase is Phase.REVIEW
+        if not in_review and cb.qid != conv.current_qid:
+            turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
+        elif not in_review and not conv.can_back:
+            await self._language_screen(turn, edit=True)
+        else:
+            await self._engine(turn, Back())
+
+    async def _question_help(self, turn: Turn, cb: Callback) -> None:
+        if cb.qid != turn.conv.current_qid or not self.flow.question(cb.qid).has_help:
             turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
             return
-        current = conv.current_qid
-        event: Event | None = None
-        match cb.op:
-            case Op.CHOOSE:
-                event = Choose(cb.qid, cb.cid)
-            case Op.DONE:
-                event = Done(cb.qid)
-            case Op.SKIP:
-                event = Skip(cb.qid)
-            case Op.EDIT:
-                event = Edit(cb.qid)
-            case Op.SUBMIT:
-                event = Submit()
-            case Op.SEND_NOW:
-                event = SendNow()
-            case Op.BACK:
-                in_review = conv.state.phase is Phase.REVIEW
-                if not in_review and cb.qid != current:
-                    turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
-                    return
-                if not in_review and not conv.can_back:
-                    await self._language_screen(turn, edit=True)
-                    return
-                event = Back()
-            case Op.HELP:
-                if cb.qid != current or not self.flow.question(cb.qid).has_help:
-                    turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
-                    return
-                help_id = f"{cb.qid}.help"
-                await turn.say(self.render.text(turn.lang, help_id))
-                return
-            case _:
-                turn.toast = self.render.ui_text(turn.lang, "ui.error.stale_button")
-                return
-        await self._engine(turn, event)
+        await turn.say(self.render.text(turn.lang, f"{cb.qid}.help"))
 
     # ==== the engine ====
     async def _engine(self, turn: Turn, event: Event) -> None:
@@ -593,6 +739,7 @@ class ReporterChats:
         if receipt is not None and self.receipts is not None:
             await self.receipts.show(turn, receipt, lead)  # until "I saved the code"
             await self.erase(turn, spare_kept=True)
+            await self._cover_home(turn)  # cover mode: what stays when the receipt goes
         else:
             await self.end_with(turn, lead)
 
@@ -602,12 +749,16 @@ class ReporterChats:
         mid = await self.keep_on_screen(turn, text)
         await self.erase(turn, spare_kept=True)
         self._delete_later(turn, mid)
+        await self._cover_home(turn)  # cover mode: the phrasebook under it, staying
 
     async def exit_with(self, turn: Turn, text: str) -> None:
         """After an erase (quick exit, /panic, discard): one neutral line, deleted after a short
         while or with the reporter's next message. Not noted in the store: after a crash it
         stays, saying nothing."""
         conv = await self.fresh_conversation(turn)
+        if self.cover is not None:  # cover mode: the phrasebook instead of any line
+            await self.cover.home(turn)
+            return
         mid = await turn.say(text, record=False)
         conv.message_ids.append(mid)
         self._delete_later(turn, mid)
@@ -943,6 +1094,8 @@ class ReporterChats:
                 self.leftovers.pop_key(key)
                 await self._forget(leftover.erase_key)
         self.limits.forget_idle()
+        if self.cover is not None:
+            self.cover.attempts.forget_idle()
         if self.receipts is not None:
             await self.receipts.sweep()
         if ended:

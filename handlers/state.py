@@ -49,6 +49,9 @@ class Conversation:
     """Recorded ids not yet written to the store (``ReporterChats.save``)."""
     kept: set[int] = field(default_factory=set)
     """Messages an erase at the end of a report leaves on screen (the receipt, the last word)."""
+    entered: bool = False
+    """Cover mode: an entry code opened this conversation (until it is erased, the chat is a
+    report's, not the phrasebook's)."""
 
     def record(self, message_id: int | None) -> None:
         if message_id is None or message_id in self.message_ids[-8:]:

@@ -20,6 +20,8 @@ from typing import Any
 from bot.app import App, BotRuntime, Deps, build_application, runtime_of
 from bot.ops.logging import OWN_LOGGERS, QUIET_LOGGERS, configure_logging
 from bot.ops.settings import Settings
+from bot.phrasebook.loader import load_phrasebook
+from bot.phrasebook.model import Phrasebook
 from bot.questionnaire.flow import Flow
 from bot.questionnaire.loader import load_flow, load_ui_texts
 from bot.sealing.keys import Recipients
@@ -41,6 +43,20 @@ FLOW_PATH = ROOT / "flows" / "worker_report.yaml"
 LOCALES = ROOT / "locales"
 
 TEST_TOKEN = "123456789:AAtesttokenCANARYtok3n_abcdefghijklmno"
+PHRASEBOOK_PATH = ROOT / "flows" / "phrasebook.yaml"
+
+ENTRY_CODE = "Kvass-Lantern-7139-ENTRYCANARY"
+"""Cover mode's entry code in tests: a canary (no log line or file may hold it)."""
+OLD_ENTRY_CODE = "Birch-Window-2284-OLDCANARY"
+"""A second entry code valid at the same time (codes change without locking anyone out)."""
+DURESS_CODE = "Kvass-Lantern-7193-DURESSCANARY"
+"""A duress code that a watcher could not tell from the entry code."""
+COVER_ON: dict[str, Any] = {
+    "cover": True,
+    "entry_codes": (ENTRY_CODE, OLD_ENTRY_CODE),
+    "duress_codes": (DURESS_CODE,),
+}
+"""``running_bot(tmp_path, **COVER_ON)``: cover mode as shipped, with the test codes."""
 
 
 @contextlib.contextmanager
@@ -95,6 +111,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "messages_per_minute": 600,
         "message_burst": 1000,
         "reports_per_day": 50,
+        # Most tests are about the report conversation: cover mode (on by default, issue 15)
+        # is turned off here, explicitly; tests/test_cover*.py run with **COVER_ON.
+        "cover": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -102,12 +121,19 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 _FLOW_CACHE: dict[str, Flow] = {}
 _UI_CACHE: dict[str, dict[str, dict[str, str]]] = {}
+_BOOK_CACHE: dict[str, Phrasebook] = {}
 
 
 def shipped_flow() -> Flow:
     if "flow" not in _FLOW_CACHE:
         _FLOW_CACHE["flow"] = load_flow(FLOW_PATH, LOCALES)
     return _FLOW_CACHE["flow"]
+
+
+def shipped_phrasebook() -> Phrasebook:
+    if "book" not in _BOOK_CACHE:
+        _BOOK_CACHE["book"] = load_phrasebook(PHRASEBOOK_PATH, LOCALES)
+    return _BOOK_CACHE["book"]
 
 
 def shipped_ui() -> dict[str, dict[str, str]]:
@@ -210,6 +236,7 @@ async def running_bot(
             clock=clock.wall,
             monotonic=clock.monotonic,
             request=RecordingRequest(telegram),
+            phrasebook=shipped_phrasebook() if settings.cover else None,
         )
         app = build_application(settings, deps)
         async with app:
@@ -325,6 +352,11 @@ async def walk(
             else:
                 raise AssertionError(f"unknown action {kind}")
     raise AssertionError("the walk did not reach the review screen")
+
+
+async def enter(client: ReporterClient, code: str = ENTRY_CODE) -> list[Call]:
+    """Cover mode: type the entry code (the bot deletes it and shows the language screen)."""
+    return await client.send(code)
 
 
 def open_conversations(bot: BotHarness) -> int:

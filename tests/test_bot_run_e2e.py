@@ -47,6 +47,7 @@ async def test_reportbot_run_talks_over_http_and_stops_cleanly_on_sigterm(tmp_pa
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "REPORTBOT_TOKEN": TEST_TOKEN,
+        "REPORTBOT_COVER": "false",  # tests of the report conversation (cover: test_cover*)
         "REPORTBOT_API_URL": url,
         "REPORTBOT_DATA_DIR": str(data_dir),
         "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),

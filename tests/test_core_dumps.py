@@ -82,6 +82,7 @@ async def test_a_crash_of_the_running_bot_cannot_dump_its_memory(tmp_path: Path)
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(work),
         "REPORTBOT_TOKEN": TEST_TOKEN,
+        "REPORTBOT_COVER": "false",  # tests of the report conversation (cover: test_cover*)
         "REPORTBOT_API_URL": url,
         "REPORTBOT_DATA_DIR": str(work / "data"),
         "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),

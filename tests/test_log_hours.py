@@ -162,6 +162,7 @@ async def test_no_log_line_of_a_full_run_has_a_time_finer_than_the_hour(tmp_path
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "REPORTBOT_TOKEN": TEST_TOKEN,
+        "REPORTBOT_COVER": "false",  # tests of the report conversation (cover: test_cover*)
         "REPORTBOT_API_URL": url,
         "REPORTBOT_DATA_DIR": str(tmp_path / "data"),
         "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),

@@ -103,6 +103,7 @@ async def test_no_marker_in_any_output_or_file_of_the_deployed_bot_at_debug(
         "HOME": str(tmp_path),
         "PYTHONDONTWRITEBYTECODE": "1",
         "REPORTBOT_TOKEN": TEST_TOKEN,
+        "REPORTBOT_COVER": "false",  # tests of the report conversation (cover: test_cover*)
         "REPORTBOT_API_URL": url,
         "REPORTBOT_DATA_DIR": str(data_dir),
         "REPORTBOT_ANALYST_PUBLIC_KEYS": str(pub),

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.phrasebook.model import normalise_code
 from bot.questionnaire.flow import LANGUAGES, REPORTER_LANGUAGES
 
 ENV_PREFIX = "REPORTBOT_"
@@ -170,12 +171,45 @@ class Settings(BaseSettings):
     receipt_wrong_code_delay_seconds: Annotated[float, Field(ge=0, le=30)] = 2.0
     """Pause before answering a wrong code (on top of argon2id's own cost)."""
 
+    # --- Cover mode (issue 15, docs/cover.md) ------------------------------------------------
+    cover: bool = True
+    """Outside a report the bot is a Korean-Russian phrasebook; a report opens only with an
+    entry code. On by default: ``reportbot run`` refuses to start without entry codes, and
+    ``reportbot doctor`` flags a deployment that turned it off."""
+    entry_codes: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    """Words or phrases that open a report (typed, or ``t.me/<bot>?start=<code>``), separated
+    by commas; several at once so that codes can change without locking anyone out. Compared
+    in constant time after normalising (case, ё/е, punctuation as space); never logged."""
+    duress_codes: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    """Codes that look like an entry code to a watcher: they erase everything the bot can
+    erase in that chat and show the phrasebook as if nothing had happened."""
+    phrasebook: Path | None = None
+    """The cover's phrasebook; unset: ``phrasebook.yaml`` next to the flow."""
+    entry_attempts_per_hour: Annotated[int, Field(ge=1, le=1000)] = 20
+    """Typed words and ``/start`` payloads one account may have compared with the codes per
+    hour; beyond that they are only searched in the phrasebook (a right code then waits)."""
+
     @field_validator(
         "analyst_public_keys", "languages", "document_types", "channel_admin_ids", mode="before"
     )
     @classmethod
     def _lists_from_env(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("entry_codes", "duress_codes", mode="before")
+    @classmethod
+    def _codes_from_env(cls, value: object) -> object:
+        """Codes may be phrases: only commas (or new lines) separate them."""
+        if isinstance(value, str):
+            return [part.strip() for part in re.split(r"[,\n]+", value) if part.strip()]
+        return value
+
+    @field_validator("entry_codes", "duress_codes")
+    @classmethod
+    def _codes_have_letters(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(not normalise_code(code.get_secret_value()) for code in value):
+            raise ValueError("a code is empty once spaces and punctuation are left out")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -264,6 +298,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _duress_is_not_entry(self) -> Settings:
+        entry = {normalise_code(c.get_secret_value()) for c in self.entry_codes}
+        if any(normalise_code(c.get_secret_value()) in entry for c in self.duress_codes):
+            raise ValueError("duress_codes: a duress code must differ from every entry code")
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.webhook_url is not None and self.webhook_secret is None:
             raise ValueError("webhook_secret: required when webhook_url is set")
@@ -295,6 +336,19 @@ class Settings(BaseSettings):
             raise SettingsError(f"{ENV_PREFIX}TOKEN: required to run the bot (from @BotFather)")
         return self.token.get_secret_value()
 
+    @property
+    def phrasebook_path(self) -> Path:
+        return self.phrasebook or self.flow.with_name("phrasebook.yaml")
+
+    def require_cover_codes(self) -> None:
+        """With cover mode on, at least one entry code; else SettingsError saying what to do."""
+        if self.cover and not self.entry_codes:
+            raise SettingsError(
+                f"{ENV_PREFIX}ENTRY_CODES: cover mode is on and no entry code is set; set "
+                f"{ENV_PREFIX}ENTRY_CODES (words or phrases, comma-separated; docs/cover.md) "
+                f"or turn the cover off with {ENV_PREFIX}COVER=false"
+            )
+
 
 def _setting_name(loc: tuple[int | str, ...]) -> str:
     if not loc:
@@ -314,7 +368,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     message = message.removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
         message = "unknown setting (a typo?)"
-    for field in ("webhook_secret", "log_level"):  # model validators name their field first
+    # model validators name their field first
+    for field in ("webhook_secret", "log_level", "duress_codes"):
         if not loc and message.startswith(f"{field}: "):
             loc = (field,)
             message = message.removeprefix(f"{field}: ")
