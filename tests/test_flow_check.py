@@ -44,9 +44,9 @@ PROJECT = TESTS.parent
 
 # case: (file, line or None, question / text id, words the problem must contain)
 EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
-    "missing_text_ru": ("locales/ru/x.yaml", None, "site.choice.factory", "missing text in ru"),
-    "missing_text_ko": ("locales/ko/x.yaml", None, "site.prompt", "missing text in ko"),
-    "missing_title": ("locales/en/x.yaml", None, "flow.title", "missing text in en"),
+    "missing_text_ru": ("locales/ru/x.yaml", 5, "site.choice.factory", "missing text in ru"),
+    "missing_text_ko": ("locales/ko/x.yaml", 3, "site.prompt", "missing text in ko"),
+    "missing_title": ("locales/en/x.yaml", 1, "flow.title", "missing text in en"),
     "missing_language_file": ("locales/en/x.yaml", None, "-", "missing text file for en"),
     "unknown_text_id": (
         "locales/en/x.yaml",
@@ -54,8 +54,18 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
         "site.choice.office",
         "unknown text id: question 'site' has no choice 'office'",
     ),
-    "help_without_has_help": ("locales/ru/x.yaml", 8, "site.help", "has no 'has_help: true'"),
-    "unknown_condition_id": ("flows/x.yaml", 13, "site_note", "unknown question 'sight'"),
+    "help_without_has_help": (
+        "flows/x.yaml",
+        7,
+        "site.help",
+        "question 'site' has no 'has_help: true' (the text is in ko, ru and en)",
+    ),
+    "unknown_condition_id": (
+        "flows/x.yaml",
+        13,
+        "site_note",
+        "unknown question 'sight': did you mean 'site'?",
+    ),
     "condition_on_later": ("flows/x.yaml", 7, "consent", "when refers to later question 'site'"),
     "end_if_on_later": ("flows/x.yaml", 7, "consent", "end_if refers to later question 'site'"),
     "condition_on_itself": ("flows/x.yaml", 13, "site_note", "a cycle (site_note -> site_note)"),
@@ -68,9 +78,10 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
     ),
     "unreachable_chain": (
         "flows/x.yaml",
-        16,
-        "site_more",
-        "unreachable: 'when site_note answered' can never be true ('site_note' is never answered)",
+        13,
+        "site_note",
+        "unreachable: 'when site = office' can never be true ('site' has no choice 'office'; its "
+        "choices: construction, factory, other); for the same reason so is 'site_more'",
     ),
     "unreachable_after_end": (
         "flows/x.yaml",
@@ -130,10 +141,21 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
         "flows/x.yaml",
         9,
         "site",
-        "shorten the choice id 'factory_for_sewing_clothes_and_other_textile_goods'",
+        "70 bytes of callback_data, over Telegram's 64",
     ),
-    "yaml_syntax_flow": ("flows/x.yaml", 9, "-", "YAML syntax error"),
-    "yaml_syntax_texts": ("locales/ko/x.yaml", 8, "-", "quoted scalar that starts at line 3"),
+    "yaml_syntax_flow": (
+        "flows/x.yaml",
+        9,
+        "-",
+        "YAML syntax error at column 4: this line does not line up with the lines above it",
+    ),
+    "yaml_syntax_texts": (
+        "locales/ko/x.yaml",
+        3,
+        "-",
+        'the text opened with " at column 14 is not closed on this line, so it '
+        "runs to the end of the file",
+    ),
     "placeholders_differ": (
         "locales/ko/x.yaml",
         3,
@@ -143,7 +165,12 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
     "empty_text": ("locales/ru/x.yaml", 3, "site.prompt", "empty text in ru"),
     "null_text": ("locales/en/x.yaml", 3, "site.prompt", "empty text in en"),
     "bad_question_id": ("flows/x.yaml", 11, "question 3", "'Site-Note' is not a valid id"),
-    "unknown_field": ("flows/x.yaml", 11, "site", "unknown field 'requird'"),
+    "unknown_field": (
+        "flows/x.yaml",
+        11,
+        "site",
+        "unknown field 'requird': did you mean 'required'?",
+    ),
     "bad_kind": ("flows/x.yaml", 8, "site", "'choice' is not a question kind"),
     "fields_do_not_fit_kind": ("flows/x.yaml", 11, "site_note", "a text question takes no choices"),
     "bad_condition": ("flows/x.yaml", 13, "site_note", "when: not a condition"),
@@ -159,7 +186,7 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
         "site.prompt",
         "invisible control character U+202E in ko",
     ),
-    "ui_keys_differ": ("locales/ru/ui.yaml", None, "ui.button.back", "missing text in ru"),
+    "ui_keys_differ": ("locales/ru/ui.yaml", 1, "ui.button.back", "missing text in ru"),
     "ui_button_too_long": (
         "locales/ko/ui.yaml",
         2,
@@ -173,6 +200,84 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
         "ui.done.receipt",
         "placeholders differ between languages: ru has none, the others {code}",
     ),
+}
+
+# case: the exact fix the problem gives (every problem says how to put it right)
+FIXES: dict[str, str] = {
+    "aliases": "write the value out in full instead of &name / *name",
+    "bad_condition": "see docs/flows.md, 'Conditions'",
+    "bad_kind": "write 'kind: single'",
+    "bad_question_id": "write e.g. 'site_note'",
+    "callback_long_choice_id": (
+        "shorten the choice id "
+        "'factory_for_sewing_clothes_and_other_textile_goods' (question id + "
+        "choice id under 40 characters)"
+    ),
+    "callback_long_question_id": (
+        "shorten the question id (question id + choice id under 40 characters)"
+    ),
+    "condition_on_itself": (
+        "make the condition read an earlier question (or use end_if to end the flow after this one)"
+    ),
+    "condition_on_later": (
+        "move 'site' above 'consent', or make the condition read an earlier question"
+    ),
+    "condition_value_typo": "compare with one of its choices: construction, factory, other",
+    "cycle": "remove one of these conditions so that each reads only earlier questions",
+    "duplicate_choice_id": "remove the second 'construction' or give it a new id",
+    "duplicate_other_choice": "remove 'other' from choices (or drop 'other: true')",
+    "duplicate_question_id": (
+        "give one of the two a new id (answers and texts are keyed by it; if "
+        "you copied a question, rename the copy and its texts)"
+    ),
+    "duplicate_text_key": "keep one 'site.prompt' and delete the other",
+    "duplicate_yaml_key": "keep one 'kind' and delete the other",
+    "empty_flow": "start from a copy of flows/worker_report.yaml (docs/flows.md)",
+    "empty_text": "write the text after the ':' (a reporter would see nothing)",
+    "end_if_never": "compare with one of its choices: construction, factory, other",
+    "end_if_on_later": (
+        "move 'site' above 'consent', or make the condition read an earlier question"
+    ),
+    "fields_do_not_fit_kind": "remove 'choices', or make it single, multi or place",
+    "flow_id_mismatch": "name the file y.yaml, or write 'id: x'",
+    "help_without_has_help": (
+        "add 'has_help: true' to 'site', or delete site.help in every language"
+    ),
+    "invisible_control": "delete it (retype the text around it if your editor does not show it)",
+    "label_too_long": "shorten it by 9 characters or more",
+    "missing_language_file": (
+        "copy another language's file to locales/en/x.yaml and translate every text"
+    ),
+    "missing_text_ko": "add 'site.prompt: ...' at line 3, after consent.prompt",
+    "missing_text_ru": "add 'site.choice.factory: ...' at line 5, after site.choice.construction",
+    "missing_title": "add 'flow.title: ...' at line 1",
+    "nested_texts": "write 'site.prompt: ...' on one line for each text",
+    "not_a_mapping": "start it with 'id: <flow id>' and 'questions:' (docs/flows.md)",
+    "not_utf8": "save the file as UTF-8 (in LibreOffice or Notepad: 'Save as', encoding UTF-8)",
+    "null_text": "write the text after the ':' (a reporter would see nothing)",
+    "placeholders_differ": "remove {name} from the ko text: the others have no placeholder",
+    "prompt_and_help_too_long": "shorten the prompt or the help by 106 characters or more",
+    "text_too_long": "shorten it by 4 characters or more",
+    "ui_button_too_long": "shorten it by 2 characters or more",
+    "ui_keys_differ": "add 'ui.button.back: ...' at line 1",
+    "ui_placeholder_broken": "write {name} for a value the bot fills in, {{ and }} for a brace",
+    "ui_placeholder_differs": "use exactly {code} in the ru text, as the others do",
+    "unknown_condition_id": "write 'site' instead of 'sight'",
+    "unknown_field": "write 'required'",
+    "unknown_text_id": "add 'office' to the choices of 'site', or delete this text",
+    "unreachable_after_end": (
+        "give 'site' an end_if that can also be false, or move this question above 'site'"
+    ),
+    "unreachable_chain": "compare with one of its choices: construction, factory, other",
+    "unreachable_info_answered": "read a question that holds an answer instead of 'intro'",
+    "unreachable_number_range": (
+        "change the condition so that it can hold (this question is never asked), or remove it"
+    ),
+    "unreachable_unknown_choice": "compare with one of its choices: construction, factory, other",
+    "yaml_syntax_flow": (
+        "indent it exactly like its neighbours; a quoted text ends at its closing quote"
+    ),
+    "yaml_syntax_texts": 'end the text with " on this line (or use |- for a text of several lines)',
 }
 
 
@@ -198,7 +303,7 @@ def _problems_of(case: str) -> list[Problem]:
 
 def test_every_broken_case_has_an_expectation() -> None:
     on_disk = {p.name for p in BROKEN.iterdir() if p.is_dir()}
-    assert on_disk == set(EXPECTED)
+    assert on_disk == set(EXPECTED) == set(FIXES)
 
 
 @pytest.mark.usefixtures("in_dir")
@@ -209,8 +314,19 @@ def test_broken_flow_is_refused_naming_file_line_id_and_problem(case: str) -> No
     matching = [p for p in problems if p.file == file and p.where == where and words in p.message]
     assert matching, "\n".join(str(p) for p in problems)
     assert matching[0].line == line
+    assert matching[0].fix == FIXES[case]
     place = f"{file}:{line}" if line is not None else file
     assert str(matching[0]).startswith(f"{place}: {where}: ")
+    assert str(matching[0]).endswith(f"Fix: {FIXES[case]}")
+
+
+@pytest.mark.usefixtures("in_dir")
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_one_root_cause_gives_one_line(case: str) -> None:
+    # Each directory breaks one rule; the fixtures whose texts are the same in every language
+    # legitimately break it once per language.
+    per_language = {"prompt_and_help_too_long": 3}
+    assert len(_problems_of(case)) == per_language.get(case, 1), _problems_of(case)
 
 
 @pytest.mark.usefixtures("in_dir")
@@ -242,7 +358,7 @@ def test_broken_flow_cannot_be_loaded_for_the_bot_or_demo() -> None:
     with pytest.raises(FlowLoadError) as caught:
         load_flow(Path("flows/x.yaml"), Path("locales"))
     assert any(p.where == "site.choice.factory" for p in caught.value.problems)
-    assert "locales/ru/x.yaml: site.choice.factory: missing text in ru" in str(caught.value)
+    assert "locales/ru/x.yaml:5: site.choice.factory: missing text in ru" in str(caught.value)
 
 
 def test_flow_missing_a_ru_text_cannot_even_be_constructed_directly() -> None:

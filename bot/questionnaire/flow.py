@@ -25,13 +25,14 @@ constructed while one is broken.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 import string
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -371,10 +372,19 @@ class FlowIssue:
     message: str
     lang: str | None = None
     loc: Loc = ()
+    fix: str = ""
+    """How to put it right, in a maintainer's words (empty only where the message says it)."""
 
     def __str__(self) -> str:
         file = f"[{self.lang}] " if self.lang else ""
-        return f"{file}{self.where}: {self.message}"
+        fix = f". Fix: {self.fix}" if self.fix else ""
+        return f"{file}{self.where}: {self.message}{fix}"
+
+
+def closest(word: str, known: Sequence[str]) -> str | None:
+    """The known id a typo most likely meant (difflib), or None when nothing is close."""
+    found = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def spec_text_ids(spec: FlowSpec) -> list[str]:
@@ -536,8 +546,11 @@ def _structure_issues(spec: FlowSpec) -> list[FlowIssue]:
                 FlowIssue(
                     question.id,
                     f"duplicate question id (question {first_at[question.id] + 1} "
-                    f"has it too; this is question {i + 1})",
+                    f"has it too; this is question {i + 1}); the checks of conditions and texts "
+                    "wait until every id is unique",
                     loc=(*loc, "id"),
+                    fix="give one of the two a new id (answers and texts are keyed by it; "
+                    "if you copied a question, rename the copy and its texts)",
                 )
             )
         else:
@@ -546,15 +559,21 @@ def _structure_issues(spec: FlowSpec) -> list[FlowIssue]:
         for j, cid in enumerate(question.choices):
             if cid in seen_choices:
                 issues.append(
-                    FlowIssue(question.id, f"duplicate choice id '{cid}'", loc=(*loc, "choices", j))
+                    FlowIssue(
+                        question.id,
+                        f"duplicate choice id '{cid}'",
+                        loc=(*loc, "choices", j),
+                        fix=f"remove the second '{cid}' or give it a new id",
+                    )
                 )
             elif cid == "other" and question.other:
                 issues.append(
                     FlowIssue(
                         question.id,
                         "duplicate choice id 'other': 'other: true' already adds the 'other' "
-                        "choice; remove it from choices",
+                        "choice",
                         loc=(*loc, "choices", j),
+                        fix="remove 'other' from choices (or drop 'other: true')",
                     )
                 )
             seen_choices.add(cid)
@@ -571,11 +590,13 @@ def _structure_issues(spec: FlowSpec) -> list[FlowIssue]:
                     question.id,
                     f"ids too long: a button of this question needs {size} bytes of "
                     f"callback_data, over Telegram's {CALLBACK_DATA_MAX} "
-                    f"({CALLBACK_RESERVED} reserved + question id + choice id); "
-                    f"shorten the {what}",
+                    f"({CALLBACK_RESERVED} reserved + question id + choice id)",
                     loc=where,
+                    fix=f"shorten the {what} (question id + choice id under 40 characters)",
                 )
             )
+    if len(first_at) < len(questions):
+        return issues  # one root cause, one line: what follows would repeat the duplicate
     issues += _reference_issues(spec, first_at)
     issues += _reach_issues(spec, first_at)
     return issues
@@ -593,16 +614,13 @@ def _conditions(question: Question) -> list[tuple[str, Condition]]:
 def _reference_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowIssue]:
     issues: list[FlowIssue] = []
     graph: dict[str, list[str]] = {}
+    later: dict[tuple[str, str], int] = {}  # (question, later question it reads) -> its issue
     for i, question in enumerate(spec.questions):
         for field, cond in _conditions(question):
             loc: Loc = ("questions", i, field)
             for ref in dict.fromkeys(condition_refs(cond)):
                 if ref not in first_at:
-                    issues.append(
-                        FlowIssue(
-                            question.id, f"{field} refers to unknown question '{ref}'", loc=loc
-                        )
-                    )
+                    issues.append(_unknown_ref(question.id, field, ref, spec, i, loc))
                 elif ref == question.id:
                     if field == "when":
                         issues.append(
@@ -612,22 +630,30 @@ def _reference_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowI
                                 f"({question.id} -> {question.id}); whether a question is asked "
                                 "can depend only on earlier answers",
                                 loc=loc,
+                                fix="make the condition read an earlier question "
+                                "(or use end_if to end the flow after this one)",
                             )
                         )
                     # end_if may read the question's own answer: it is checked after answering.
                 elif first_at[ref] > i:
+                    later[(question.id, ref)] = len(issues)
                     issues.append(
                         FlowIssue(
                             question.id,
                             f"{field} refers to later question '{ref}' (question "
                             f"{first_at[ref] + 1}); conditions can read only earlier answers",
                             loc=loc,
+                            fix=f"move '{ref}' above '{question.id}', or make the condition read "
+                            "an earlier question",
                         )
                     )
                     graph.setdefault(question.id, []).append(ref)
                 else:
                     graph.setdefault(question.id, []).append(ref)
+    in_cycles: set[int] = set()
     for cycle in _cycles(graph):
+        edges = zip(cycle, [*cycle[1:], cycle[0]], strict=True)
+        in_cycles.update(later[edge] for edge in edges if edge in later)
         start = cycle[0]
         issues.append(
             FlowIssue(
@@ -635,9 +661,24 @@ def _reference_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowI
                 f"cycle: {' -> '.join([*cycle, start])}: these questions' conditions read "
                 "each other, so none can be decided first",
                 loc=("questions", first_at[start]),
+                fix="remove one of these conditions so that each reads only earlier questions",
             )
         )
-    return issues
+    return [issue for at, issue in enumerate(issues) if at not in in_cycles]
+
+
+def _unknown_ref(qid: str, field: str, ref: str, spec: FlowSpec, at: int, loc: Loc) -> FlowIssue:
+    earlier = [q.id for q in spec.questions[:at]]
+    guess = closest(ref, earlier) or closest(ref, [q.id for q in spec.questions])
+    if guess is not None:
+        message = f"{field} refers to unknown question '{ref}': did you mean '{guess}'?"
+        fix = f"write '{guess}' instead of '{ref}'"
+    else:
+        message = f"{field} refers to unknown question '{ref}'"
+        fix = "use the id of an earlier question" + (
+            f" (the one before is '{earlier[-1]}')" if earlier else ""
+        )
+    return FlowIssue(qid, message, loc=loc, fix=fix)
 
 
 def _cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
@@ -701,39 +742,41 @@ def _cycle_in(graph: Mapping[str, Sequence[str]], group: set[str]) -> list[str]:
 
 
 def _reach_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowIssue]:
+    """Unreachable questions and conditions that can never hold, one line per root cause: a
+    question never asked only because it reads one that is never asked, or because the flow
+    always ended before it, is named on the line of the first one."""
     issues: list[FlowIssue] = []
     by_id = {q.id: q for q in reversed(spec.questions)}  # the first of duplicate ids wins
     reach = _Reach(by_id)
     ended_at: str | None = None
+    roots: dict[str, int] = {}  # unreachable question -> index of its root cause's issue
+    ended_root: int | None = None  # the issue of the first question after the flow always ended
+    followers: dict[int, list[str]] = {}
+    never = _Possible(asked=False, answered=False, unanswered=True)
     for i, question in enumerate(spec.questions):
         if first_at[question.id] != i:
             continue  # a duplicate id: already reported
         loc: Loc = ("questions", i)
-        if ended_at is not None:
-            issues.append(
-                FlowIssue(
-                    question.id,
-                    f"unreachable: the flow always ends at '{ended_at}' before this question",
-                    loc=loc,
-                )
-            )
-            reach.known[question.id] = _Possible(asked=False, answered=False, unanswered=True)
-            continue
         when = question.when
-        can_ask = when is None or reach.can(when, True)
-        must_ask = when is None or not reach.can(when, False)
-        if not can_ask:
-            assert when is not None  # noqa: S101 - narrowing; can_ask is true without a when
-            issues.append(
-                FlowIssue(
-                    question.id,
-                    f"unreachable: 'when {describe_condition(when)}' can never be true "
-                    f"({reach.why_never(when)})",
-                    loc=(*loc, "when"),
-                )
-            )
-            reach.known[question.id] = _Possible(asked=False, answered=False, unanswered=True)
+        if ended_at is None and when is not None and not reach.can(when, True):
+            root = next((roots[r] for r in condition_refs(when) if r in roots), None)
+        elif ended_at is not None:
+            root = ended_root if ended_root is not None else -1
+        else:
+            root = None
+        if root is not None and root >= 0:
+            followers.setdefault(root, []).append(question.id)
+            roots[question.id] = root
+            reach.known[question.id] = never
             continue
+        if ended_at is not None or (when is not None and not reach.can(when, True)):
+            roots[question.id] = len(issues)
+            if ended_at is not None:
+                ended_root = len(issues)
+            issues.append(_unreachable(question, loc, when, ended_at, reach))
+            reach.known[question.id] = never
+            continue
+        must_ask = when is None or not reach.can(when, False)
         if when is not None:
             issues += _value_issues(question, "when", when, reach, loc)
         holds_answer = kind_of(question.kind).holds_answer
@@ -750,13 +793,67 @@ def _reach_issues(spec: FlowSpec, first_at: Mapping[str, int]) -> list[FlowIssue
                         f"end_if can never be true: 'end_if {describe_condition(question.end_if)}'"
                         f" ({reach.why_never(question.end_if)})",
                         loc=(*loc, "end_if"),
+                        fix=_never_fix(question.end_if, reach, "the flow never ends here"),
                     )
                 )
             else:
                 issues += _value_issues(question, "end_if", question.end_if, reach, loc)
                 if must_ask and not reach.can(question.end_if, False):
                     ended_at = question.id
+    for at, names in followers.items():
+        also = ", ".join(f"'{name}'" for name in names)
+        issues[at] = replace(
+            issues[at], message=f"{issues[at].message}; for the same reason so is {also}"
+        )
     return issues
+
+
+def _unreachable(
+    question: Question, loc: Loc, when: Condition | None, ended_at: str | None, reach: _Reach
+) -> FlowIssue:
+    if ended_at is not None or when is None:
+        return FlowIssue(
+            question.id,
+            f"unreachable: the flow always ends at '{ended_at}' before this question",
+            loc=loc,
+            fix=f"give '{ended_at}' an end_if that can also be false, or move this "
+            f"question above '{ended_at}'",
+        )
+    return FlowIssue(
+        question.id,
+        f"unreachable: 'when {describe_condition(when)}' can never be true "
+        f"({reach.why_never(when)})",
+        loc=(*loc, "when"),
+        fix=_never_fix(when, reach, "this question is never asked"),
+    )
+
+
+def _value_fix(target: Question, value: Scalar) -> str:
+    """Name the choice a mistyped value most likely meant, or what the question can hold."""
+    known = [*target.choices, *(["other"] if target.other else [])]
+    guess = closest(value, known) if isinstance(value, str) and known else None
+    if guess is not None:
+        return f"did you mean '{guess}'? write '{guess}' instead of '{value}'"
+    if known:
+        return f"compare with one of its choices: {', '.join(known)}"
+    return f"compare with a value '{target.id}' can hold"
+
+
+def _never_fix(cond: Condition, reach: _Reach, effect: str) -> str:
+    """What to change when a condition can never be true; a mistyped choice is named."""
+    for leaf in _leaves(cond):
+        target = reach.by_id.get(leaf.q)
+        if isinstance(leaf, Answered) and target and not kind_of(target.kind).holds_answer:
+            return f"read a question that holds an answer instead of '{leaf.q}'"
+        values: list[Scalar] = []
+        if isinstance(leaf, Equals):
+            values = [leaf.equals]
+        elif isinstance(leaf, OneOf):
+            values = list(leaf.one_of)
+        for value in values:
+            if target is not None and target.choices and not _could_equal(target, value):
+                return _value_fix(target, value)
+    return f"change the condition so that it can hold ({effect}), or remove it"
 
 
 def is_decline_ending(question: Question) -> bool:
@@ -797,6 +894,7 @@ def _value_issues(
                             f"{field} asks whether '{leaf.q}' was answered, but it is an info "
                             "screen and never holds an answer",
                             loc=(*loc, field),
+                            fix=f"read a question that holds an answer instead of '{leaf.q}'",
                         )
                     )
         for value in values:
@@ -807,6 +905,7 @@ def _value_issues(
                         f"{field} compares with a value that can never be an answer: "
                         f"{_why_not_equal(target, value)}",
                         loc=(*loc, field),
+                        fix=_value_fix(target, value),
                     )
                 )
     return issues
@@ -861,7 +960,15 @@ def _text_value_issues(lang: str, text_id: str, text: str, *, formatted: bool) -
     loc: Loc = (text_id,)
     issues: list[FlowIssue] = []
     if not text.strip():
-        issues.append(FlowIssue(text_id, f"empty text in {lang}", lang=lang, loc=loc))
+        issues.append(
+            FlowIssue(
+                text_id,
+                f"empty text in {lang}",
+                lang=lang,
+                loc=loc,
+                fix="write the text after the ':' (a reporter would see nothing)",
+            )
+        )
         return issues
     length = len(unicodedata.normalize("NFC", text))
     limit, why = _length_limit(text_id)
@@ -873,6 +980,7 @@ def _text_value_issues(lang: str, text_id: str, text: str, *, formatted: bool) -
                 f"{kind} too long: {length} characters in {lang}, over {limit} ({why})",
                 lang=lang,
                 loc=loc,
+                fix=f"shorten it by {length - limit} characters or more",
             )
         )
     bad = _INVISIBLE_CONTROL.search(text)
@@ -880,20 +988,35 @@ def _text_value_issues(lang: str, text_id: str, text: str, *, formatted: bool) -
         issues.append(
             FlowIssue(
                 text_id,
-                f"invisible control character U+{ord(bad.group()):04X} in {lang}: remove it",
+                f"invisible control character U+{ord(bad.group()):04X} in {lang}",
                 lang=lang,
                 loc=loc,
+                fix="delete it (retype the text around it if your editor does not show it)",
             )
         )
     if formatted:
         error = _format_error(text)
         if error:
-            issues.append(FlowIssue(text_id, f"in {lang}: {error}", lang=lang, loc=loc))
+            issues.append(
+                FlowIssue(
+                    text_id,
+                    f"in {lang}: {error}",
+                    lang=lang,
+                    loc=loc,
+                    fix="write {name} for a value the bot fills in, {{ and }} for a brace",
+                )
+            )
     return issues
 
 
-def _placeholder_issues(text_id: str, by_lang: Mapping[str, str]) -> list[FlowIssue]:
-    found = {lang: placeholders(text) for lang, text in by_lang.items()}
+def _placeholder_issues(
+    text_id: str, by_lang: Mapping[str, str], *, formatted: bool = False
+) -> list[FlowIssue]:
+    found = {
+        lang: placeholders(text)
+        for lang, text in by_lang.items()
+        if not (formatted and _format_error(text))
+    }  # a broken placeholder is its own problem; comparing it too would say it twice
     if len(set(found.values())) <= 1:
         return []
     # The set most languages agree on is the reference (ties: the later language, English).
@@ -912,36 +1035,221 @@ def _placeholder_issues(text_id: str, by_lang: Mapping[str, str]) -> list[FlowIs
             f"the others {show(reference)}",
             lang=lang,
             loc=(text_id,),
+            fix=(
+                f"use exactly {show(reference)} in the {lang} text, as the others do"
+                if reference
+                else f"remove {show(names)} from the {lang} text: the others have no placeholder"
+            ),
         )
         for lang, names in found.items()
         if names != reference
     ]
 
 
-def _explain_unknown_text_id(spec: FlowSpec, text_id: str) -> str:
+def _unknown_text_id(spec: FlowSpec, lang: str, text_id: str) -> FlowIssue:
+    message, fix = _explain_unknown_text_id(spec, text_id)
+    return FlowIssue(text_id, message, lang=lang, loc=(text_id,), fix=fix)
+
+
+def _explain_unknown_text_id(spec: FlowSpec, text_id: str) -> tuple[str, str]:
     qid, _, rest = text_id.partition(".")
     by_id = {q.id: q for q in spec.questions}
     question = by_id.get(qid)
     if question is None:
-        return f"unknown text id: the flow has no question '{qid}'"
+        guess = closest(qid, list(by_id))
+        if guess is not None:
+            return (
+                f"unknown text id: the flow has no question '{qid}': did you mean '{guess}'?",
+                f"rename it {guess}.{rest}",
+            )
+        return (
+            f"unknown text id: the flow has no question '{qid}'",
+            "delete it, or add the question to the structure file",
+        )
     if rest == "help":
-        return f"unknown text id: question '{qid}' has no 'has_help: true'"
+        return (
+            f"unknown text id: question '{qid}' has no 'has_help: true'",
+            f"add 'has_help: true' to '{qid}', or delete this text",
+        )
     if rest == "other":
-        return f"unknown text id: question '{qid}' has no 'other: true'"
+        return (
+            f"unknown text id: question '{qid}' has no 'other: true'",
+            f"add 'other: true' to '{qid}', or delete this text",
+        )
     if rest == "end":
-        return f"unknown text id: question '{qid}' has no end_if"
+        return (
+            f"unknown text id: question '{qid}' has no end_if",
+            f"give '{qid}' an end_if, or delete this text",
+        )
     if rest.startswith("choice."):
-        return f"unknown text id: question '{qid}' has no choice '{rest.removeprefix('choice.')}'"
+        cid = rest.removeprefix("choice.")
+        guess = closest(cid, question.choices)
+        if guess is not None:
+            return (
+                f"unknown text id: question '{qid}' has no choice '{cid}': did you mean '{guess}'?",
+                f"rename it {qid}.choice.{guess}",
+            )
+        return (
+            f"unknown text id: question '{qid}' has no choice '{cid}'",
+            f"add '{cid}' to the choices of '{qid}', or delete this text",
+        )
     return (
         f"unknown text id: a question's texts are {qid}.prompt, .help, .choice.<id>, .other "
-        "and .end"
+        "and .end",
+        f"rename it to one of those, e.g. {qid}.prompt",
     )
 
 
-def _text_issues(spec: FlowSpec, texts: Mapping[str, Mapping[str, str]]) -> list[FlowIssue]:
+def _text_loc(spec: FlowSpec, text_id: str) -> Loc:
+    """Where in the structure file a text id comes from (its question, or its choice)."""
+    qid, _, rest = text_id.partition(".")
+    for i, question in enumerate(spec.questions):
+        if question.id == qid:
+            cid = rest.removeprefix("choice.")
+            if rest.startswith("choice.") and cid in question.choices:
+                return ("questions", i, "choices", question.choices.index(cid))
+            return ("questions", i)
+    return ("id",)
+
+
+def _orphan_texts(spec: FlowSpec, tables: Sequence[Mapping[str, str]]) -> dict[str, set[str]]:
+    """Texts of a question id the flow does not have, in every language: id -> text suffixes."""
+    question_ids = {q.id for q in spec.questions} | {"flow"}
+    orphans: dict[str, set[str]] = {}
+    for text_id in tables[0]:
+        qid, _, rest = text_id.partition(".")
+        if qid not in question_ids and all(text_id in table for table in tables):
+            orphans.setdefault(qid, set()).add(rest)
+    return orphans
+
+
+def _everywhere_issues(
+    spec: FlowSpec, texts: Mapping[str, Mapping[str, str]]
+) -> tuple[list[FlowIssue], set[str]]:
+    """Texts missing, or not needed, in every language: one line on the structure file each
+    (one cause, usually a change to the structure without its texts), and the ids it covers."""
+    tables = [texts[lang] for lang in LANGUAGES if lang in texts]
+    if len(tables) < len(LANGUAGES):
+        return [], set()
+    needed = spec_text_ids(spec)
+    missing = {t for t in needed if all(t not in table for table in tables)}
     issues: list[FlowIssue] = []
+    covered: set[str] = set()
+    every = ", ".join(LANGUAGES[:-1]) + f" and {LANGUAGES[-1]}"
+    orphans = _orphan_texts(spec, tables)
+    for question in spec.questions:
+        ids = question.text_ids()
+        if not all(t in missing for t in ids):
+            continue
+        suffixes = {t.partition(".")[2] for t in ids}
+        old = next((qid for qid, rest in orphans.items() if rest == suffixes), None)
+        if old is not None:
+            issues.append(
+                FlowIssue(
+                    f"{question.id}.prompt",
+                    f"question '{question.id}' has no texts in {every}, but the texts of "
+                    f"'{old}' (no such question) fit it: was it renamed?",
+                    loc=_text_loc(spec, f"{question.id}.prompt"),
+                    fix=f"rename the texts {old}.* to {question.id}.* in every language (or the "
+                    f"question back to '{old}')",
+                )
+            )
+            covered.update([*ids, *(f"{old}.{rest}" for rest in orphans.pop(old))])
+        elif len(ids) > 1:
+            issues.append(
+                FlowIssue(
+                    f"{question.id}.prompt",
+                    f"question '{question.id}' has no texts in {every}",
+                    loc=_text_loc(spec, f"{question.id}.prompt"),
+                    fix=f"add {', '.join(ids)} to each language's text file",
+                )
+            )
+            covered.update(ids)
+    for text_id in needed:
+        if text_id in missing and text_id not in covered:
+            issues.append(
+                FlowIssue(
+                    text_id,
+                    f"missing text in {every}",
+                    loc=_text_loc(spec, text_id),
+                    fix=f"add '{text_id}: ...' to each language's text file",
+                )
+            )
+            covered.add(text_id)
+    needed_set = set(needed)
+    question_ids = {q.id for q in spec.questions}
+    for text_id in tables[0]:
+        if text_id in covered or text_id in needed_set:
+            continue
+        qid = text_id.partition(".")[0]
+        every_text = [t for t in tables[0] if t.partition(".")[0] == qid]
+        if qid not in question_ids and all(t in table for t in every_text for table in tables):
+            message, fix = _explain_unknown_text_id(spec, text_id)
+            issues.append(
+                FlowIssue(
+                    text_id,
+                    f"{message} ({len(every_text)} texts of '{qid}' in {every})",
+                    loc=_text_loc(spec, text_id),
+                    fix=fix.replace("delete it", f"delete the texts {qid}.* in every language"),
+                )
+            )
+            covered.update(every_text)
+        elif all(text_id in table for table in tables):
+            message, fix = _explain_unknown_text_id(spec, text_id)
+            issues.append(
+                FlowIssue(
+                    text_id,
+                    f"{message} (the text is in {every})",
+                    loc=_text_loc(spec, text_id),
+                    fix=fix.replace("delete this text", f"delete {text_id} in every language"),
+                )
+            )
+            covered.add(text_id)
+    return issues, covered
+
+
+def _missing_text_issues(
+    spec: FlowSpec, texts: Mapping[str, Mapping[str, str]], lang: str, covered: set[str]
+) -> list[FlowIssue]:
+    """Missing texts in one language; a question with none of its texts there is one line."""
+    table = texts[lang]
+    others = [other for other in LANGUAGES if other != lang and other in texts]
+    issues: list[FlowIssue] = []
+    question_ids = [q.id for q in spec.questions]
+    for question in spec.questions:
+        needed = question.text_ids()
+        if not any(t in table or t in covered for t in needed) and len(needed) > 1:
+            issues.append(
+                FlowIssue(
+                    f"{question.id}.prompt",
+                    f"question '{question.id}' has no texts in {lang}",
+                    lang=lang,
+                    fix=f"add {', '.join(needed)}",
+                )
+            )
+            question_ids.remove(question.id)
+    for text_id in spec_text_ids(spec):
+        if text_id in table or text_id in covered:
+            continue
+        if text_id.partition(".")[0] not in [*question_ids, "flow"]:
+            continue
+        have = [o for o in others if text_id in texts[o]]
+        also = f" ({' and '.join(have)} {'has' if len(have) == 1 else 'have'} it)"
+        issues.append(
+            FlowIssue(
+                text_id,
+                f"missing text in {lang}{also if have else ''}",
+                lang=lang,
+                fix=f"add '{text_id}: ...'",
+            )
+        )
+    return issues
+
+
+def _text_issues(spec: FlowSpec, texts: Mapping[str, Mapping[str, str]]) -> list[FlowIssue]:
     needed = spec_text_ids(spec)
     needed_set = set(needed)
+    issues, covered = _everywhere_issues(spec, texts)
     for lang in texts:
         if lang not in LANGUAGES:
             issues.append(
@@ -950,30 +1258,21 @@ def _text_issues(spec: FlowSpec, texts: Mapping[str, Mapping[str, str]]) -> list
     for lang in LANGUAGES:
         table = texts.get(lang)
         if table is None:
-            issues.append(FlowIssue("flow", f"no texts in {lang}", lang=lang))
+            issues.append(
+                FlowIssue(
+                    "flow",
+                    f"no texts in {lang}",
+                    lang=lang,
+                    fix=f"add the text file of {lang}",
+                )
+            )
             continue
-        others = [other for other in LANGUAGES if other != lang and other in texts]
-        for text_id in needed:
-            if text_id not in table:
-                have = [o for o in others if text_id in texts[o]]
-                also = f" ({' and '.join(have)} {'has' if len(have) == 1 else 'have'} it)"
-                issues.append(
-                    FlowIssue(
-                        text_id,
-                        f"missing text in {lang}{also if have else ''}",
-                        lang=lang,
-                    )
-                )
+        issues += _missing_text_issues(spec, texts, lang, covered)
         for text_id, text in table.items():
+            if text_id in covered:
+                continue
             if text_id not in needed_set:
-                issues.append(
-                    FlowIssue(
-                        text_id,
-                        _explain_unknown_text_id(spec, text_id),
-                        lang=lang,
-                        loc=(text_id,),
-                    )
-                )
+                issues.append(_unknown_text_id(spec, lang, text_id))
                 continue
             issues += _text_value_issues(lang, text_id, text, formatted=False)
     for text_id in needed:
@@ -995,6 +1294,8 @@ def _text_issues(spec: FlowSpec, texts: Mapping[str, Mapping[str, str]]) -> list
                         f"{lang}, over {MESSAGE_TEXT_MAX} (Telegram's limit on one message)",
                         lang=lang,
                         loc=(f"{question.id}.help",),
+                        fix=f"shorten the prompt or the help by {together - MESSAGE_TEXT_MAX} "
+                        "characters or more",
                     )
                 )
     return issues
@@ -1005,8 +1306,14 @@ def _in_languages(texts: Mapping[str, Mapping[str, str]], text_id: str) -> dict[
 
 
 def flow_issues(spec: FlowSpec, texts: Mapping[str, Mapping[str, str]]) -> list[FlowIssue]:
-    """Every rule the flow breaks; empty when it may be used. See docs/flows.md for the rules."""
-    return _structure_issues(spec) + _text_issues(spec, texts)
+    """Every rule the flow breaks; empty when it may be used. See docs/flows.md for the rules.
+
+    While two questions share an id, only the structure is checked: every text and condition
+    of that id would be reported again, once per language (one root cause, one line)."""
+    structure = _structure_issues(spec)
+    if len({q.id for q in spec.questions}) < len(spec.questions):
+        return structure
+    return structure + _text_issues(spec, texts)
 
 
 def ui_text_issues(texts: Mapping[str, Mapping[str, str]]) -> list[FlowIssue]:
@@ -1030,14 +1337,21 @@ def ui_text_issues(texts: Mapping[str, Mapping[str, str]]) -> list[FlowIssue]:
                         f"{'has' if len(have) == 1 else 'have'} it): every ui.yaml needs the "
                         "same ids",
                         lang=lang,
+                        fix=f"add '{text_id}: ...'",
                     )
                 )
         for text_id, text in table.items():
             if not text_id.startswith("ui."):
                 issues.append(
-                    FlowIssue(text_id, "ui text ids start with 'ui.'", lang=lang, loc=(text_id,))
+                    FlowIssue(
+                        text_id,
+                        "ui text ids start with 'ui.'",
+                        lang=lang,
+                        loc=(text_id,),
+                        fix=f"rename it ui.{text_id}",
+                    )
                 )
             issues += _text_value_issues(lang, text_id, text, formatted=True)
     for text_id in all_ids:
-        issues += _placeholder_issues(text_id, _in_languages(texts, text_id))
+        issues += _placeholder_issues(text_id, _in_languages(texts, text_id), formatted=True)
     return issues

@@ -34,7 +34,9 @@ from bot.questionnaire.flow import (
     MediaKind,
     Question,
     TextTable,
+    closest,
     flow_issues,
+    spec_text_ids,
     ui_text_issues,
 )
 
@@ -59,18 +61,33 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 class Problem:
     """One thing wrong with a flow or text file, printed as ``file:line: id: problem``.
 
-    ``line`` is 1-based, or None when the problem has no place in the file (a missing text).
-    ``where`` is a question id, a text id, ``flow`` (the file as a whole) or ``ui``.
+    ``line`` is 1-based, or None when the problem has no place in the file (a file that is
+    missing). A missing text is placed where it belongs: the line after the text that comes
+    before it in the other languages. ``where`` is a question id, a text id, ``flow`` (the file
+    as a whole), ``ui`` or ``-`` (a file that cannot be read). ``fix`` says how to put it right.
     """
 
     file: str
     line: int | None
     where: str
     message: str
+    fix: str = ""
 
     def __str__(self) -> str:
         place = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{place}: {self.where}: {self.message}"
+        stop = " " if self.message.endswith(("?", ".")) else ". "
+        fix = f"{stop}Fix: {self.fix}" if self.fix else ""
+        return f"{place}: {self.where}: {self.message}{fix}"
+
+    def as_json(self) -> dict[str, str | int | None]:
+        """The problem for editors and CI (``reportbot flows check --json``)."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "where": self.where,
+            "message": self.message,
+            "fix": self.fix,
+        }
 
 
 class FlowLoadError(Exception):
@@ -152,39 +169,168 @@ def _read_text(path: Path, file: str) -> tuple[str | None, list[Problem]]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return None, [
-                Problem(file, None, "-", f"file too large ({size} bytes, limit {MAX_FILE_BYTES})")
+                Problem(
+                    file,
+                    None,
+                    "-",
+                    f"file too large ({size} bytes, limit {MAX_FILE_BYTES})",
+                    "a flow is a few kilobytes: check that this is the file you meant",
+                )
             ]
         raw = path.read_bytes()
     except FileNotFoundError:
-        return None, [Problem(file, None, "-", "no such file")]
+        return None, [Problem(file, None, "-", "no such file", "check the path")]
     except OSError as exc:
-        return None, [Problem(file, None, "-", f"cannot read: {exc.strerror or exc}")]
+        return None, [
+            Problem(
+                file,
+                None,
+                "-",
+                f"cannot read: {exc.strerror or exc}",
+                "check the file's permissions",
+            )
+        ]
     try:
         return raw.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [
-            Problem(file, line, "-", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
+            Problem(
+                file,
+                line,
+                "-",
+                f"not UTF-8 text (byte {exc.start})",
+                "save the file as UTF-8 (in LibreOffice or Notepad: 'Save as', encoding UTF-8)",
+            )
         ]
+
+
+_SYNTAX: tuple[tuple[str, str, str], ...] = (
+    # (words in PyYAML's problem, what is wrong in ours, how to fix it)
+    (
+        "mapping values are not allowed here",
+        "': ' inside a text that is not in quotes (YAML reads it as the start of a new key)",
+        'put the whole text in quotes, e.g. key: "Write it: here" (or use |- for a text '
+        "of several lines)",
+    ),
+    (
+        "found character '\\t'",
+        "a tab character: YAML indents with spaces only",
+        "replace the tab with spaces",
+    ),
+    (
+        "that cannot start any token",
+        "a text starts with a character YAML keeps for itself (@, `, %, |, > ...)",
+        "put the whole text in quotes",
+    ),
+    (
+        "expected alphabetic or numeric character",
+        "a text starts with & or *, which YAML reads as an anchor or alias",
+        "put the whole text in quotes",
+    ),
+    (
+        "could not find expected ':'",
+        "a line that is neither 'key: value' nor part of the value above it",
+        "write 'key: value' on one line, or indent a continued text under |-",
+    ),
+    (
+        "found unknown escape character",
+        'a backslash inside a "double-quoted" text starts an escape YAML does not know',
+        "write \\\\ for a backslash, or use 'single quotes'",
+    ),
+    (
+        "expected ',' or '}'",
+        "a { ... } mapping is not closed, or two entries lack a comma between them",
+        "close it with } and separate entries with ', '",
+    ),
+    (
+        "expected ',' or ']'",
+        "a [ ... ] list is not closed, or two items lack a comma between them",
+        "close it with ] and separate items with ', '",
+    ),
+    (
+        "expected <block end>",
+        "this line does not line up with the lines above it, or text follows a closing quote",
+        "indent it exactly like its neighbours; a quoted text ends at its closing quote",
+    ),
+    (
+        "anchors and aliases",
+        "anchors and aliases (*name) are not allowed: each value is written where it is used",
+        "write the value out in full instead of &name / *name",
+    ),
+    (
+        "nested more than",
+        f"nested more than {MAX_DEPTH} levels deep",
+        "write the structure flatter (a real flow needs about eight levels)",
+    ),
+    (
+        "expected <block mapping start>",
+        "the file does not start with 'key: value' lines",
+        "start each line with a key, e.g. 'id: my_flow' or 'site.prompt: ...'",
+    ),
+)
+
+
+def _unclosed_quote(file: str, text: str, error_line: int) -> Problem | None:
+    """A quote opened before ``error_line`` that swallowed the next lines (or the rest)."""
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.line >= error_line:
+                return None
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ('"', "'")
+                and token.end_mark.line > token.start_mark.line
+            ):
+                return _quote_problem(file, token.style, token.start_mark, token.end_mark.line)
+    except yaml.scanner.ScannerError as exc:
+        started = exc.context_mark
+        if exc.context == "while scanning a quoted scalar" and started is not None:
+            quote = text.splitlines()[started.line][started.column : started.column + 1]
+            return _quote_problem(file, quote, started, None)
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _quote_problem(file: str, quote: str, opened: yaml.Mark, closed_line: int | None) -> Problem:
+    runs_to = (
+        f"runs on to line {closed_line + 1}"
+        if closed_line is not None
+        else "runs to the end of the file"
+    )
+    return Problem(
+        file,
+        opened.line + 1,
+        "-",
+        f"YAML syntax error: the text opened with {quote} at column {opened.column + 1} is not "
+        f"closed on this line, so it {runs_to} and swallows the lines between",
+        f"end the text with {quote} on this line (or use |- for a text of several lines)",
+    )
 
 
 def _syntax_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
-        what = exc.problem or "unreadable"
-        if exc.context:
-            started = exc.context_mark
-            at = ""
-            if started is not None and mark is not None and started.line != mark.line:
-                at = f" that starts at line {started.line + 1}"
-            what = f"{what} ({exc.context}{at})"
         line = mark.line + 1 if mark is not None else None
-        column = f", column {mark.column + 1}" if mark is not None else ""
-        return Problem(file, line, "-", f"YAML syntax error: {what}{column}")
+        quoted = _unclosed_quote(file, text, mark.line if mark is not None else 1 << 30)
+        if quoted is not None:
+            return quoted
+        problem = exc.problem or "unreadable"
+        what, fix = next(
+            ((what, fix) for words, what, fix in _SYNTAX if words in problem),
+            (problem, "compare this line with the lines around it (docs/flows.md)"),
+        )
+        column = f" at column {mark.column + 1}" if mark is not None else ""
+        return Problem(file, line, "-", f"YAML syntax error{column}: {what}", fix)
     if isinstance(exc, yaml.reader.ReaderError):
         line = text[: exc.position].count("\n") + 1
         return Problem(
-            file, line, "-", f"YAML syntax error: character U+{exc.character:04X} is not allowed"
+            file,
+            line,
+            "-",
+            f"YAML syntax error: character U+{exc.character:04X} is not allowed",
+            "delete it (it is invisible in most editors)",
         )
     return Problem(file, None, "-", f"YAML syntax error: {exc}")  # pragma: no cover
 
@@ -230,6 +376,7 @@ def _duplicate_keys(root: Node, file: str) -> list[Problem]:
                                 where,
                                 f"duplicate key '{key.value}' (first at line {first[key.value]}): "
                                 "YAML would silently keep only the last",
+                                f"keep one '{key.value}' and delete the other",
                             )
                         )
                     else:
@@ -237,6 +384,45 @@ def _duplicate_keys(root: Node, file: str) -> list[Problem]:
                     stack.append((value, (*loc, key.value)))
         elif isinstance(node, SequenceNode):
             stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
+    problems.sort(key=lambda p: p.line or 0)
+    return problems
+
+
+_YAML11_BOOLEANS = frozenset(
+    {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
+)
+"""Plain words that YAML 1.1 readers (PyYAML's safe_load, many editors and converters) take
+for true or false. Our reader keeps them as words, but a file must mean the same to every
+reader, so ``flows check`` asks for quotes."""
+
+_TEXT_BOOLEANS = _YAML11_BOOLEANS | {"true", "True", "TRUE", "false", "False", "FALSE"}
+
+
+def _boolean_problem(file: str, node: ScalarNode, where: str, shown: str) -> Problem:
+    return Problem(
+        file,
+        node.start_mark.line + 1,
+        where,
+        f"{node.value} is written without quotes: other YAML readers (PyYAML's safe_load, "
+        "editors, converters) read it as true/false, not as the word",
+        f"write it in quotes: {shown}",
+    )
+
+
+def _unquoted_booleans(root: Node | None, file: str) -> list[Problem]:
+    """Values of a structure file such as ``choices: [yes, no]`` (ids must be quoted or renamed)."""
+    problems: list[Problem] = []
+    stack: list[tuple[Node, tuple[str | int, ...]]] = [(root, ())] if root is not None else []
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, MappingNode):
+            stack.extend(
+                (value, (*loc, str(key.value))) for key, value in node.value if key is not None
+            )
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
+        elif isinstance(node, ScalarNode) and node.style is None and node.value in _YAML11_BOOLEANS:
+            problems.append(_boolean_problem(file, node, _where(root, loc), f'"{node.value}"'))
     problems.sort(key=lambda p: p.line or 0)
     return problems
 
@@ -309,12 +495,39 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _known_fields(loc: Sequence[str | int]) -> str:
+def _known_fields(loc: Sequence[str | int]) -> list[str]:
     if len(loc) == 3 and loc[0] == "questions":
-        return ", ".join(Question.model_fields)
+        return list(Question.model_fields)
     if len(loc) == 1:
-        return ", ".join(FlowSpec.model_fields)
-    return ""
+        return list(FlowSpec.model_fields)
+    return []
+
+
+_KIND_WORDS = {
+    "select_one": "single",
+    "choice": "single",
+    "one": "single",
+    "select_multiple": "multi",
+    "multiple": "multi",
+    "integer": "number",
+    "decimal": "number",
+    "note": "info",
+    "string": "text",
+    "photo": "media",
+    "image": "media",
+}
+"""Kinds a maintainer may write from other tools (XLSForm's names among them)."""
+
+_SPEC_FIXES = (
+    ("needs choices", "add 'choices: [...]', or change the kind"),
+    ("takes no choices", "remove 'choices', or make it single, multi or place"),
+    ("'other' fits only", "remove 'other: true', or make it single or multi"),
+    ("needs 'accept'", "add e.g. 'accept: [photo, document]'"),
+    ("takes no 'accept'", "remove 'accept', or make it media"),
+    ("takes no min/max", "remove 'min' and 'max', or make it number"),
+    ("min <= max", "swap min and max"),
+    ("max_length fits", "remove 'max_length', or add 'other: true'"),
+)
 
 
 def _validation_problems(exc: ValidationError, parsed: _Parsed) -> list[Problem]:
@@ -329,44 +542,73 @@ def _validation_problems(exc: ValidationError, parsed: _Parsed) -> list[Problem]
         in_question = len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int)
         field = ".".join(str(p) for p in (loc[2:] if in_question else loc))
         messages: list[str] = []
+        fixes: list[str] = []
         expected = [_EXPECTED[e["type"]] for e in errors if e["type"] in _EXPECTED]
         if expected:
             wanted = " or ".join(dict.fromkeys(expected))
             messages.append(f"{field or 'this'} must be {wanted}, not {_short(errors[0]['input'])}")
+            fixes.append(f"write {wanted} here")
         for detail in errors:
             if detail["type"] in _EXPECTED:
                 continue
-            messages.append(_message(detail, field, loc))
+            message, fix = _message(detail, field, loc)
+            messages.append(message)
+            fixes.append(fix)
         line = _line(parsed.node, loc)
         problems.append(
-            Problem(parsed.file, line, _where(parsed.node, loc), "; ".join(dict.fromkeys(messages)))
+            Problem(
+                parsed.file,
+                line,
+                _where(parsed.node, loc),
+                "; ".join(dict.fromkeys(messages)),
+                "; ".join(dict.fromkeys(f for f in fixes if f)),
+            )
         )
     return problems
 
 
-def _message(error: Mapping[str, Any], field: str, loc: Sequence[str | int]) -> str:
+def _slug(value: object) -> str:
+    slug = re.sub(r"[^a-z0-9_]+", "_", str(value).strip().lower()).strip("_")
+    return slug if re.fullmatch(r"[a-z][a-z0-9_]*", slug) else "q_" + slug
+
+
+def _message(error: Mapping[str, Any], field: str, loc: Sequence[str | int]) -> tuple[str, str]:
     kind = error["type"]
     value = error.get("input")
     last = str(loc[-1]) if loc else ""
     if kind == "missing":
-        return f"missing field '{last}'"
+        return f"missing field '{last}'", f"add '{last}: ...'"
     if kind == "extra_forbidden":
         known = _known_fields(loc)
-        return f"unknown field '{last}'" + (f" (known: {known})" if known else "")
+        guess = closest(last, known)
+        if guess is not None:
+            return f"unknown field '{last}': did you mean '{guess}'?", f"write '{guess}'"
+        shown = f" (known: {', '.join(known)})" if known else ""
+        return f"unknown field '{last}'{shown}", "remove it, or write one of the known fields"
     if kind == "string_pattern_mismatch":
         return (
             f"{field}: {_short(value)} is not a valid id: use lowercase ASCII letters, digits "
-            "and _, starting with a letter"
+            "and _, starting with a letter",
+            f"write e.g. '{_slug(value)}'",
         )
     if kind == "enum" and last == "kind":
-        return f"{_short(value)} is not a question kind (kinds: {', '.join(Kind)})"
+        guess = _KIND_WORDS.get(str(value).lower()) or closest(str(value), list(Kind))
+        fix = f"write 'kind: {guess}'" if guess else "write one of the kinds"
+        return f"{_short(value)} is not a question kind (kinds: {', '.join(Kind)})", fix
     if kind == "enum":
-        return f"{field}: {_short(value)} is not one of: {', '.join(MediaKind)}"
+        guess = closest(str(value), list(MediaKind))
+        fix = f"write '{guess}'" if guess else f"write one of: {', '.join(MediaKind)}"
+        return f"{field}: {_short(value)} is not one of: {', '.join(MediaKind)}", fix
     if kind == "too_short":
-        return f"{field} must not be empty"
+        return f"{field} must not be empty", f"add at least one item to {field}"
     if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
-    return f"{field}: {error['msg']}" if field else str(error["msg"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        fix = next((f for words, f in _SPEC_FIXES if words in message), "")
+        return message, fix
+    if kind == "condition" or last in ("when", "end_if"):
+        return f"{field}: {error['msg']}", "see docs/flows.md, 'Conditions'"
+    text = f"{field}: {error['msg']}" if field else str(error["msg"])
+    return text, "see docs/flows.md, 'Fields of a question'"
 
 
 # ---- texts ------------------------------------------------------------------------------------
@@ -384,18 +626,30 @@ def _text_table(parsed: _Parsed) -> tuple[TextTable, list[Problem]]:
                 parsed.file,
                 node.start_mark.line + 1,
                 "-",
-                "a text file is a mapping of text id to text, e.g. 'site.prompt: ...'",
+                "a text file is a mapping of text id to text",
+                "write one 'text.id: text' per line, e.g. 'site.prompt: ...'",
             )
         )
         return table, problems
     for key, value in node.value:
         line = key.start_mark.line + 1
         if not isinstance(key, ScalarNode):
-            problems.append(Problem(parsed.file, line, "-", "a text id must be a plain word"))
+            problems.append(
+                Problem(
+                    parsed.file,
+                    line,
+                    "-",
+                    "a text id must be a plain word",
+                    "write it like site.prompt",
+                )
+            )
             continue
         text_id = str(key.value)
         if isinstance(value, ScalarNode):
             table[text_id] = "" if value.tag == _NULL_TAG else str(value.value)
+            if value.style is None and value.value in _TEXT_BOOLEANS:
+                shown = f'{text_id}: "{value.value}"'
+                problems.append(_boolean_problem(parsed.file, value, text_id, shown))
         elif isinstance(value, MappingNode):
             problems.append(
                 Problem(
@@ -404,10 +658,19 @@ def _text_table(parsed: _Parsed) -> tuple[TextTable, list[Problem]]:
                     text_id,
                     "texts are flat: write the full id on each line, e.g. "
                     f"'{text_id}.prompt: ...', not a nested mapping",
+                    f"write '{text_id}.prompt: ...' on one line for each text",
                 )
             )
         else:
-            problems.append(Problem(parsed.file, line, text_id, "a text must be a string"))
+            problems.append(
+                Problem(
+                    parsed.file,
+                    line,
+                    text_id,
+                    "a text must be a string",
+                    "write the text on the same line, or under |- for several lines",
+                )
+            )
     return table, problems
 
 
@@ -431,6 +694,7 @@ def _read_texts(locales_dir: Path, name: str) -> tuple[dict[str, _TextFile], lis
                     None,
                     "-",
                     f"missing text file for {lang}: every text is needed in {', '.join(LANGUAGES)}",
+                    f"copy another language's file to {_display(path)} and translate every text",
                 )
             )
             continue
@@ -443,12 +707,47 @@ def _read_texts(locales_dir: Path, name: str) -> tuple[dict[str, _TextFile], lis
     return files, problems
 
 
-def _issue_problem(issue: FlowIssue, flow: _Parsed, texts: Mapping[str, _TextFile]) -> Problem:
+def _entries(root: Node | None) -> list[tuple[str, int, int]]:
+    """(text id, first line, line after its text) of each entry of a text file, 1-based."""
+    if not isinstance(root, MappingNode):
+        return []
+    return [
+        (str(key.value), key.start_mark.line + 1, _end_line(value))
+        for key, value in root.value
+        if isinstance(key, ScalarNode)
+    ]
+
+
+def _end_line(value: Node) -> int:
+    end = value.end_mark
+    # A block text (|-) ends at the start of the next line; a plain one within its own line.
+    return end.line + 1 if end.column == 0 else end.line + 2
+
+
+def _insert_line(text_id: str, order: Sequence[str], text_file: _TextFile) -> tuple[int, str]:
+    """Where a missing text belongs: after the nearest text before it (in ``order``) that the
+    file has, or at the first line when it has none of them."""
+    here = {entry[0]: entry[2] for entry in _entries(text_file.parsed.node)}
+    earlier = order[: order.index(text_id)] if text_id in order else []
+    for before in reversed(earlier):
+        if before in here:
+            return here[before], f", after {before}"
+    return 1, ""
+
+
+def _issue_problem(
+    issue: FlowIssue, flow: _Parsed, texts: Mapping[str, _TextFile], order: Sequence[str]
+) -> Problem:
     if issue.lang is None:
-        return Problem(flow.file, _line(flow.node, issue.loc), issue.where, issue.message)
+        line = _line(flow.node, issue.loc)
+        return Problem(flow.file, line, issue.where, issue.message, issue.fix)
     text_file = texts[issue.lang]
     line = _text_line(text_file.parsed.node, str(issue.loc[0])) if issue.loc else None
-    return Problem(text_file.parsed.file, line, issue.where, issue.message)
+    fix = issue.fix
+    if line is None:
+        line, after = _insert_line(issue.where, order, text_file)
+        fix = f"{fix} at line {line}{after}" if fix.startswith("add ") else fix
+    return Problem(text_file.parsed.file, line, issue.where, issue.message, fix)
 
 
 # ---- loading ----------------------------------------------------------------------------------
@@ -465,7 +764,15 @@ def _load(path: Path, locales_dir: Path) -> tuple[Flow | None, list[Problem]]:
     spec: FlowSpec | None = None
     flow_id = path.stem
     if parsed.ok and parsed.node is None and not problems:
-        problems.append(Problem(parsed.file, 1, "-", "empty file: a flow needs id and questions"))
+        problems.append(
+            Problem(
+                parsed.file,
+                1,
+                "-",
+                "empty file: a flow needs id and questions",
+                "start from a copy of flows/worker_report.yaml (docs/flows.md)",
+            )
+        )
     elif parsed.ok and parsed.node is not None:
         if not isinstance(parsed.data, dict):
             problems.append(
@@ -474,9 +781,11 @@ def _load(path: Path, locales_dir: Path) -> tuple[Flow | None, list[Problem]]:
                     parsed.node.start_mark.line + 1,
                     "-",
                     "a flow file is a mapping with 'id' and 'questions'",
+                    "start it with 'id: <flow id>' and 'questions:' (docs/flows.md)",
                 )
             )
         else:
+            problems += _unquoted_booleans(parsed.node, parsed.file)
             raw_id = parsed.data.get("id")
             if isinstance(raw_id, str) and re.fullmatch(r"[a-z][a-z0-9_]*", raw_id):
                 flow_id = raw_id
@@ -490,7 +799,8 @@ def _load(path: Path, locales_dir: Path) -> tuple[Flow | None, list[Problem]]:
                 parsed.file,
                 _line(parsed.node, ("id",)),
                 "flow",
-                f"flow id '{flow_id}' differs from the file name: name the file {flow_id}.yaml",
+                f"flow id '{flow_id}' differs from the file name",
+                f"name the file {flow_id}.yaml, or write 'id: {path.stem}'",
             )
         )
         return None, problems  # which text files belong to it is unclear until this is fixed
@@ -502,7 +812,7 @@ def _load(path: Path, locales_dir: Path) -> tuple[Flow | None, list[Problem]]:
     for issue in flow_issues(spec, tables):
         if issue.lang is not None and issue.lang not in texts:
             continue  # that language's file is missing or broken: already reported
-        problems.append(_issue_problem(issue, parsed, texts))
+        problems.append(_issue_problem(issue, parsed, texts, spec_text_ids(spec)))
     if problems:
         return None, problems
     return Flow(spec=spec, texts=tables, source=parsed.file), []
@@ -519,13 +829,14 @@ def load_flow(path: Path, locales_dir: Path) -> Flow:
 def _load_ui(locales_dir: Path) -> tuple[dict[str, TextTable], list[Problem]]:
     files, problems = _read_texts(locales_dir, UI_FILE)
     tables = {lang: text_file.table for lang, text_file in files.items()}
+    order = list(dict.fromkeys(text_id for table in tables.values() for text_id in table))
     for issue in ui_text_issues(tables):
         if issue.lang is not None and issue.lang not in files:
             continue
         if issue.lang is None:  # pragma: no cover - every ui rule names its language
             problems.append(Problem(_display(locales_dir), None, issue.where, issue.message))
             continue
-        problems.append(_issue_problem(issue, files[issue.lang].parsed, files))
+        problems.append(_issue_problem(issue, files[issue.lang].parsed, files, order))
     return tables, problems
 
 
@@ -552,7 +863,13 @@ def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
             )
             if not found:
                 problems.append(
-                    Problem(_display(path), None, "-", "no flow files (*.yaml) in this directory")
+                    Problem(
+                        _display(path),
+                        None,
+                        "-",
+                        "no flow files (*.yaml) in this directory",
+                        "name a flow file or the flows/ directory",
+                    )
                 )
             files += found
         elif path.is_file() and path.stem == PHRASEBOOK_STEM:
@@ -560,7 +877,9 @@ def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(Problem(_display(path), None, "-", "no such file or directory"))
+            problems.append(
+                Problem(_display(path), None, "-", "no such file or directory", "check the path")
+            )
     return files, problems
 
 
@@ -588,6 +907,7 @@ def check_flows(paths: Iterable[Path], locales_dir: Path | None = None) -> Check
                     None,
                     "flow",
                     f"flow id '{flow.id}' is also used by {first_file[flow.id]}",
+                    "give one of the two flows a new id (and rename its files)",
                 )
             )
             continue
@@ -651,6 +971,7 @@ def southern_spelling_problems(locales_dir: Path, flow_ids: Iterable[str]) -> li
                         text_id,
                         f"Southern spelling {', '.join(hits)} in ko: write the North's form "
                         f"(locales/{GLOSSARY_FILE}, docs/glossary.md)",
+                        "use the North's form the glossary gives for it",
                     )
                 )
     return problems
