@@ -25,7 +25,9 @@ _.data_type
 _.freeze_panes
 _.modified
 _.compress_type
-# html.parser.HTMLParser calls handle_starttag (tests/test_analyst_html.py).
+# html.parser.HTMLParser calls these (tests/test_analyst_html.py, tests/test_analyst_exports.py).
 _.handle_starttag
+_.handle_endtag
+_.handle_data
 # Never called: mypy checks there that both stores satisfy the ReportStore protocol.
 _._conforms

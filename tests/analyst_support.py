@@ -13,6 +13,7 @@ from bot.delivery.digests import DigestCloser, close_to_folder
 from bot.delivery.flow_snapshots import FlowSnapshots
 from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
 from bot.questionnaire.loader import load_flow
+from bot.receipts.followups import seal_followup
 from bot.sealing.envelope import (
     ReportContext,
     ReportStatus,
@@ -148,6 +149,25 @@ class Bot:
         await self.store.close_report(report_id, ReportState.COMPLETE, manifest)
         report.report_id = report_id
         return report_id
+
+    async def followup(
+        self, follows: str, contents: Sequence[AnswerValue], flow: Flow, lang: str = "ko"
+    ) -> str:
+        """A reporter's follow-up to report ``follows``: one addition per item of ``contents``
+        (``{"text": ...}`` or ``{"media": [...]}``), sealed and closed as the bot does."""
+        followup_id = await self.store.open_report()
+        ctx = ReportContext(followup_id, flow.id, flow.version, lang)
+        slots = list(range(1, len(contents) + 1))
+        for n, content in zip(slots, contents, strict=True):
+            envelope = seal_followup(
+                self.recipients, ctx, slot=n, follows=follows, n=n, content=content
+            )
+            await self.store.put_answer(followup_id, n, envelope)
+        manifest = seal_manifest(
+            self.recipients, ctx, slot=1000, status=ReportStatus.COMPLETE, slots=slots
+        )
+        await self.store.close_report(followup_id, ReportState.COMPLETE, manifest)
+        return followup_id
 
     async def digest(self, folder: Path) -> list[Path]:
         assert self.closer is not None, "run() first"

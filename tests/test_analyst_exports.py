@@ -8,7 +8,9 @@ that are not ISO; a reporter's text running as a spreadsheet formula in Excel.
 from __future__ import annotations
 
 import io
+import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from bot.questionnaire.flow import AnswerValue
 from bot.sealing.keys import Recipients
 from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.toolkit import FlowCatalog, open_digests, write_output
-from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, shipped_flow
+from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, png, shipped_flow
 from tests.sealing_support import read_table
 
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -113,3 +115,91 @@ async def test_workbook_has_the_same_sheets_and_no_formula(tmp_path: Path) -> No
     assert any(c.value == '=HYPERLINK("http://x")' for c in cells)
     assert all(c.data_type == "s" for c in cells if isinstance(c.value, str))
     assert "кодовая книга" in book.sheetnames[1]
+
+
+@pytest.mark.parametrize("lang", ["ko", "ru"])
+async def test_followups_in_a_korean_or_russian_export_leak_no_english(
+    tmp_path: Path, lang: str
+) -> None:
+    """A follow-up's file that no digest given carries is named in the analyst's language
+    (it came out as "[attachment not in the digests given: ...]" in every language)."""
+    key = AnalystSecretKey.generate()
+    bot = Bot(Recipients([key.public]), tmp_path / "data")
+    bot.run([shipped_flow()])
+    first = await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, lang="ko"))
+    later: list[AnswerValue] = [
+        {"text": "사장이 또 돈을 떼였다"},
+        {"media": [{"kind": "photo", "ref": "20261203"}]},  # its file never reached a digest
+    ]
+    await bot.followup(first, later, shipped_flow())
+    files = await bot.digest(tmp_path / "channel")
+    result = open_digests(files, [key], bot.signing.public)
+    out = tmp_path / f"ws-{lang}"
+    write_output(result, out, FlowCatalog(), lang, bot.signing.public)
+    [doc] = [json.loads(line) for line in (out / "reports.jsonl").read_text("utf-8").splitlines()]
+    [followup] = doc["followups"]
+    texts = [item["text"] for item in followup["items"]]
+    assert texts[0] == "사장이 또 돈을 떼였다"
+    assert "20261203" in texts[1]
+    assert [t for t in texts if _english(t, lang)] == []
+    _, rows = read_table(out)
+    assert [row["followups"] for row in rows if _english(row["followups"], lang)] == []
+
+
+class _VisibleText(HTMLParser):
+    """The words a reader sees on a page: text outside <style>, and alt texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_style = tag == "style"
+        self.words += [v for k, v in attrs if k == "alt" and v]
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if not self._in_style:
+            self.words.append(data)
+
+
+@pytest.mark.parametrize("lang", ["ko", "ru"])
+async def test_the_html_report_in_korean_or_russian_shows_no_english_word(
+    tmp_path: Path, lang: str
+) -> None:
+    """Every page's visible text is in the analyst's language: no "B" for bytes, no MIME type
+    ("image/png") for a reporter's photo; ids, days and file names aside."""
+    from reportbot_analyst.html import write_html
+    from reportbot_analyst.toolkit import write_private
+
+    key = AnalystSecretKey.generate()
+    bot = Bot(Recipients([key.public]), tmp_path / "data")
+    bot.run([shipped_flow()])
+    first = await bot.report(Report(shipped_flow(), ANSWERS, lang="ko", photo=png()))
+    await bot.followup(first, [{"text": "또 왔다"}], shipped_flow())
+    files = await bot.digest(tmp_path / "channel")
+    result = open_digests(files, [key], bot.signing.public)
+    out = tmp_path / f"ws-{lang}"
+    catalog = FlowCatalog()
+    write_output(result, out, catalog, lang, bot.signing.public)
+    flows = {(f.id, f.version): f for f in catalog}
+    pages = write_html(result.documents, out, flows, lang, write_private)
+    ids = {shipped_flow().version}
+    for doc in result.documents:
+        ids |= {doc["report"], *(a["file"] for a in doc["attachments"])}
+        ids |= {Path(a["file"]).name for a in doc["attachments"]}
+        ids |= {f["report"] for f in doc["followups"]}
+    leaks: dict[str, list[str]] = {}
+    for page in pages:
+        reader = _VisibleText()
+        reader.feed(page.read_text("utf-8"))
+        text = " ".join(reader.words)
+        for known in sorted(ids, key=len, reverse=True):
+            text = text.replace(known, " ").replace(known[:8], " ")
+        found = _english(text.replace(str(ANSWERS["more"]["text"]), " "), lang)
+        if found:
+            leaks[page.name] = found
+    assert leaks == {}

@@ -34,6 +34,8 @@ OVERVIEW_QUESTIONS: Final = ("place", "site", "ongoing")
 CHART_WIDTH: Final = 720
 LABEL_WIDTH: Final = 260
 BAR_STEP: Final = 24
+MEDIA_WORDS: Final = ("photo", "voice", "video", "document")
+LANGS: Final = ("ko", "ru", "en")
 
 CSS: Final = """
 body{font-family:"NanumGothic","Noto Sans CJK KR","Noto Sans",sans-serif;margin:1.5rem;
@@ -62,6 +64,9 @@ EXTRA_WORDS: Final[dict[str, dict[str, str]]] = {
         "ru": "Это расшифрованные рассказы: храните их только на зашифрованном диске.",
         "en": "These are decrypted reports: keep them on an encrypted disk only.",
     },
+    "lang_ko": {"ko": "조선말", "ru": "корейский", "en": "Korean"},
+    "lang_ru": {"ko": "로씨야말", "ru": "русский", "en": "Russian"},
+    "lang_en": {"ko": "영어", "ru": "английский", "en": "English"},
     "not_stripped": {
         "ko": "이 파일에는 위치 등 메타자료가 남아있을수 있습니다",
         "ru": "в файле могут остаться метаданные (например, место)",
@@ -201,6 +206,7 @@ def write_html(
             "flow_version",
             "attachments",
             "followups",
+            "bytes",
         )
     }
     common = {"lang": lang, "csp": csp(CSS), "css": CSS, "words": words}
@@ -253,6 +259,7 @@ def write_html(
                 "file": f["file"],
                 "name": Path(f["file"]).name,
                 "mime": f["mime"],
+                "kind": _w(f["media"], lang) if f["media"] in MEDIA_WORDS else f["media"],
                 "size": f["size"],
                 "image": _is_image(f["mime"]),
                 "warning": _w("not_stripped", lang) if f["metadata"] != "stripped" else "",
@@ -274,7 +281,7 @@ def write_html(
             title=f"{word('report', lang)} {doc['report'][:8]}",
             status=status,
             days=" ".join(doc["days"]),
-            report_lang=doc["lang"],
+            report_lang=_w(f"lang_{doc['lang']}", lang) if doc["lang"] in LANGS else doc["lang"],
             flow_version=doc["flow_version"],
             answers=answers,
             attachments=attachments,

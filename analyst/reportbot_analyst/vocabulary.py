@@ -32,6 +32,11 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "ru": "вложения нет в дайджестах",
         "en": "attachment not in the digests given",
     },
+    "photo": {"ko": "사진", "ru": "фото", "en": "photo"},
+    "voice": {"ko": "음성", "ru": "голосовое", "en": "voice"},
+    "video": {"ko": "동영상", "ru": "видео", "en": "video"},
+    "document": {"ko": "문서", "ru": "документ", "en": "document"},
+    "bytes": {"ko": "바이트", "ru": "байт", "en": "bytes"},
     "raw_ids": {
         "ko": "질문지 없음: 번호만",
         "ru": "анкеты нет: только коды",
