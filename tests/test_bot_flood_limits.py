@@ -23,6 +23,7 @@ from tests.bot_support import (
     tap,
 )
 from tests.botclient import JSON, Call, Person, ReporterClient, texts_of
+from tests.sealing_support import gps_jpeg
 
 PACE_SECONDS = 0.7
 """A brisk reporter: one tap (or one typed answer) every 0.7 s."""
@@ -85,7 +86,7 @@ async def answer_everything(client: ReporterClient) -> int:
             await client.send(TYPED[kind])
             sent += 1
         elif kind is Kind.MEDIA:
-            await client.send_photo(b"\xff\xd8\xff\xe0 not really a jpeg")
+            await client.send_photo(gps_jpeg())
             await tap(client, Op.DONE, qid)
             sent += 2
         else:
@@ -191,3 +192,34 @@ async def test_a_pressed_button_is_answered_before_the_screen_is_sent(tmp_path: 
         assert qid is not None
         calls = await tap(client, Op.CHOOSE, qid, "continue")
         assert [c.method for c in calls] == ["answerCallbackQuery", "editMessageText"]
+
+
+async def test_every_step_of_the_whole_flow_is_one_send_or_one_edit(tmp_path: Path) -> None:
+    """Fewer messages per step: a pressed button is answered, then its screen edited in place;
+    a typed answer or a file gets the next question as one new message (below the reporter's)."""
+    async with running_bot(tmp_path) as bot:
+        steps: list[tuple[bool, list[str]]] = []
+
+        async def transport(update: JSON) -> None:
+            before = len(bot.telegram.calls)
+            await bot.app.process_update(update_of(bot, update))
+            methods = [c.method for c in bot.telegram.calls[before:]]
+            steps.append(("callback_query" in update, methods))
+
+        person = Person(user_id=5_560_020, language_code="ru")
+        client = ReporterClient(None, bot.telegram, person, transport=transport)
+        await client.send("/start")
+        await client.click("Русский")
+        await answer_everything(client)
+        *questions, (_, submitted) = steps
+        assert len(questions) >= 40
+        for pressed, methods in questions:
+            sends = [m for m in methods if m.startswith(("send", "edit"))]
+            if pressed:
+                assert methods[0] == "answerCallbackQuery", methods
+                assert sends == ["editMessageText"], methods
+            else:
+                assert sends == ["sendMessage"], methods
+        # the end: the answer, the erase in one call, the receipt as the one message left
+        assert submitted[0] == "answerCallbackQuery", submitted
+        assert [m for m in submitted if m.startswith(("send", "edit"))] == ["sendMessage"]
