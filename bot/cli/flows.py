@@ -1,16 +1,18 @@
-"""``reportbot flows``: check flow files and show a flow as an outline or a diagram.
+"""``reportbot flows``: check flow files, show a flow as an outline or a diagram, compare two
+versions, and bring flows in from and out to XLSForm.
 
-Every problem is one line ``file:line: id: problem`` and a non-zero exit; never a traceback.
-Other command modules may add subcommands to :data:`flows` (e.g. ``flows try``).
+Every problem is one line ``file:line: id: problem. Fix: how`` and a non-zero exit; never a
+traceback. Other command modules may add subcommands to :data:`flows` (e.g. ``flows try``).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from bot.questionnaire.flow import LANGUAGES
+from bot.questionnaire.flow import LANGUAGES, Flow
 from bot.questionnaire.loader import FlowLoadError, check_flows, default_locales_dir, load_flow
 from bot.questionnaire.outline import dot, mermaid, outline
 
@@ -33,17 +35,40 @@ def flows() -> None:
 @flows.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @_LOCALES_OPTION
-def check(paths: tuple[Path, ...], locales_dir: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (problems with file, line, where, message, fix; flows that "
+    "passed) for editors and CI. The exit status is the same.",
+)
+def check(paths: tuple[Path, ...], locales_dir: Path | None, as_json: bool) -> None:
     """Check flow files or directories of them (default: flows/).
 
-    Prints one line per problem (file:line: question or text id: problem) and exits 1 if there
-    is any; otherwise prints each flow's id, version and number of questions.
+    Prints one line per problem (file:line: question or text id: problem. Fix: how) and exits 1
+    if there is any; otherwise prints each flow's id, version and number of questions.
     """
     from bot.phrasebook.loader import check_phrasebooks
 
     report = check_flows(paths or (DEFAULT_FLOWS_DIR,), locales_dir)
     book_problems, books = check_phrasebooks(paths or (DEFAULT_FLOWS_DIR,), locales_dir)
     problems = [*report.problems, *book_problems]
+    if as_json:
+        document = {
+            "ok": not problems,
+            "problems": [problem.as_json() for problem in problems],
+            "flows": [
+                {
+                    "id": flow.id,
+                    "version": flow.version,
+                    "questions": len(flow.questions),
+                    "file": flow.source,
+                }
+                for flow in report.flows
+            ],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        raise SystemExit(1 if problems else 0)
     if problems:
         for problem in problems:
             click.echo(str(problem))
@@ -97,6 +122,42 @@ def show(flow: str, lang: str, diagram: str | None, locales_dir: Path | None) ->
         click.echo(dot(loaded, lang), nl=False)
     else:
         click.echo(outline(loaded, lang), nl=False)
+
+
+def _load_or_exit(path: Path, locales_dir: Path | None) -> Flow:
+    try:
+        return load_flow(path, locales_dir or default_locales_dir(path))
+    except FlowLoadError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{path}: the flow does not pass the check; nothing compared", err=True)
+        raise SystemExit(1) from None
+
+
+@flows.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--old-locales",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Texts of OLD. Default: locales/ beside OLD's folder.",
+)
+@click.option(
+    "--new-locales",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Texts of NEW. Default: locales/ beside NEW's folder.",
+)
+def diff(old: Path, new: Path, old_locales: Path | None, new_locales: Path | None) -> None:
+    """What changed from flow file OLD to NEW: questions added, removed, moved, reworded,
+    choices and conditions changed, in every language. Both must pass the check."""
+    from bot.flowtools.diff import flow_diff
+
+    before = _load_or_exit(old, old_locales)
+    after = _load_or_exit(new, new_locales)
+    for line in flow_diff(before, after):
+        click.echo(line)
 
 
 def register(group: click.Group) -> None:
