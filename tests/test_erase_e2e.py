@@ -16,7 +16,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,11 +145,26 @@ class Bot:
             await self.proc.wait()
 
 
-async def quiet(server: FakeBotApiServer, action: Awaitable[Any], settle: float = 0.15) -> None:
-    """Do one thing as the reporter and wait until the bot has stopped answering it."""
+async def quiet(
+    server: FakeBotApiServer,
+    action: Awaitable[Any],
+    settle: float = 0.15,
+    *,
+    answered: Callable[[], bool] | None = None,
+) -> None:
+    """Do one thing as the reporter and wait until the bot has stopped answering it.
+
+    ``answered``: what must be true of the calls before quiet counts (the bot's answer to this
+    update has begun). Without it a bot that stores first and sends 0.15 s later (a busy disk,
+    a loaded machine) looked quiet before it said anything: the next step then found an empty
+    screen ("no button 'Русский'; on screen: []") though the screen came a moment later.
+    """
     await action
-    last, stable_since = len(server.telegram.calls), time.monotonic()
     deadline = time.monotonic() + 20
+    while answered is not None and not answered():
+        assert time.monotonic() < deadline, "the bot never answered"
+        await asyncio.sleep(0.02)
+    last, stable_since = len(server.telegram.calls), time.monotonic()
     while time.monotonic() < deadline:
         await asyncio.sleep(0.03)
         now = len(server.telegram.calls)
@@ -159,13 +174,33 @@ async def quiet(server: FakeBotApiServer, action: Awaitable[Any], settle: float 
             return
 
 
+def answer_to(server: FakeBotApiServer, update: dict[str, Any]) -> Callable[[], bool]:
+    """True once the bot has answered ``update``: a pressed button when its query is answered
+    (the bot answers every query, last), a message when the bot made a call in its chat after
+    it came."""
+    calls = server.telegram.calls
+    query = update.get("callback_query")
+    if query is not None:
+        return lambda: any(
+            c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query["id"]
+            for c in calls
+        )
+    before = len(calls)
+    message = update.get("message") or update.get("edited_message") or {}
+    chat_id = message.get("chat", {}).get("id")
+    return lambda: any(chat_id is None or c.chat_id == int(chat_id) for c in calls[before:])
+
+
 class Reporter:
     def __init__(self, server: FakeBotApiServer, person: Person) -> None:
         self.server = server
         self.client = ReporterClient(None, server.telegram, person, transport=self._deliver)
+        self.expect_answer = True
+        """False for a step the bot is killed in before it can answer (tests of crashes)."""
 
     async def _deliver(self, update: dict[str, Any]) -> None:
-        await quiet(self.server, self.server.deliver(update))
+        answered = answer_to(self.server, update) if self.expect_answer else None
+        await quiet(self.server, self.server.deliver(update), answered=answered)
 
     def visible(self) -> list[str]:
         return [m.text or m.kind for m in self.server.visible(self.client.chat_id)]
