@@ -333,3 +333,47 @@ async def test_a_whole_account_export_reads_only_its_private_channels(
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # the personal chat's photo is not even looked at
     assert "added 1 new digest(s) (#1-#1)" in result.stdout
+
+
+def verify_cli(cli: click.Group, *args: str | Path) -> Result:
+    result = CliRunner().invoke(cli, ["analyst", "verify", *map(str, args)])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+async def test_verify_with_the_workspace_needs_no_bot_key_and_fails_while_a_digest_is_missing(
+    cli: click.Group, desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setup.md's ``reportbot analyst verify EXPORT --workspace ~/reports``, as written: it
+    said "no pinned bot key" (the workspace kept no bot.pub), and a gap must fail it."""
+    monkeypatch.delenv("REPORTBOT_BOT_KEY", raising=False)
+    channel = tmp_path / "channel"
+    files = [p for _ in range(3) for p in await desk.bot.digest(channel)]
+    out = tmp_path / "ws"
+    assert open_cli(cli, desk, out, channel).exit_code == 0
+    ok = verify_cli(cli, channel, "--workspace", out)
+    assert ok.exit_code == 0, ok.output
+    assert "sequence: #1-#3, no gap" in ok.stdout
+    # Tomorrow's export: #4 never reached the channel, #5 did.
+    for path in files:
+        path.unlink()
+    (fourth,) = await desk.bot.digest(channel)
+    fourth.unlink()
+    await desk.bot.digest(channel)
+    gap = verify_cli(cli, channel, "--workspace", out)
+    assert gap.exit_code == 1
+    assert gap.stderr.splitlines()[-1] == (
+        "Error: missing digests: #4: ask the operator to post them again: "
+        "reportbot digests resend 4"
+    )
+    listed = verify_cli(cli, channel, "--workspace", out, "--json")
+    assert listed.exit_code == 1
+    *per_file, summary = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(f["status"], f["seq"]) for f in per_file] == [("ok", 5)]
+    assert summary == {
+        "summary": True,
+        "digests": [1, 2, 3, 5],
+        "missing": [4],
+        "rejected": 0,
+        "conflicts": 0,
+    }

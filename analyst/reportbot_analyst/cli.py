@@ -40,10 +40,12 @@ def analyst() -> None:
     """Verify and open digests saved from the analyst channel (analysts' machines only)."""
 
 
-def _pinned_bot_key(bot_key: str | None, key_paths: Sequence[Path]) -> BotVerifyKey:
+def _pinned_bot_key(bot_key: str | None, folders: Sequence[Path]) -> BotVerifyKey:
+    """``--bot-key``, else the environment, else the first ``bot.pub`` in ``folders`` (the key
+    files' folders, the workspace: ``open`` keeps the key it verified with there)."""
     spec = bot_key or os.environ.get(BOT_KEY_ENV)
     if not spec:
-        beside = [p.parent / BOT_PUB_FILE for p in key_paths if (p.parent / BOT_PUB_FILE).is_file()]
+        beside = [f / BOT_PUB_FILE for f in folders if (f / BOT_PUB_FILE).is_file()]
         if not beside:
             raise click.ClickException(
                 f"no pinned bot key: pass --bot-key (bot.pub or its text), set {BOT_KEY_ENV}, "
@@ -100,7 +102,7 @@ def verify(
     from reportbot_analyst.verifying import verify_files
     from reportbot_analyst.workspace import resend_hint
 
-    pinned = _pinned_bot_key(bot_key, [])
+    pinned = _pinned_bot_key(bot_key, [workspace] if workspace is not None else [])
     known = read_ledger(workspace, pinned) if workspace is not None and workspace.is_dir() else {}
     result = verify_files(_gathered(files), pinned, known=known)
     for outcome in result.outcomes:
@@ -247,7 +249,7 @@ def open_cmd(
     from reportbot_analyst.verifying import NothingToOpenError, ToolkitError
     from reportbot_analyst.workspace import Workspace, resend_hint
 
-    pinned = _pinned_bot_key(bot_key, key_paths)
+    pinned = _pinned_bot_key(bot_key, [*(p.parent for p in key_paths), out_dir])
     inputs = _gathered(files)
     try:
         keys = [

@@ -14,6 +14,7 @@ Layout (mode 0700, files 0600; keep it on an encrypted disk, it holds decrypted 
     parts/<hash>.bin            documents posted beside a digest (large attachments)
     flows/<id>-<version>.json   the flow snapshots the digests carried
     ledger.json                 sequence number -> digest hash, per bot key
+    bot.pub                     the bot key the digests were first verified with
     reports.jsonl, reports-<flow>.csv, codebook, workbook, html/ ...  rebuilt on every open
 """
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bot.sealing.keys import BotVerifyKey
+from bot.sealing.keys import BOT_PUB_FILE, BotVerifyKey
 from reportbot_analyst.ledger import read_ledger, write_ledger
 from reportbot_analyst.private import private_dir, write_private
 from reportbot_analyst.verifying import VerifyResult, format_ranges, verify_files
@@ -85,7 +86,15 @@ class Workspace:
         digests = [o.digest for o in new if o.digest is not None]
         if digests:
             write_ledger(self.path, self.verify_key, digests)
+            self._keep_bot_key()
         return Added(verified, sorted(d.seq for d in digests))
+
+    def _keep_bot_key(self) -> None:
+        """The bot key the digests were verified with, as ``bot.pub``: ``analyst verify
+        --workspace`` pins it from here. Written once; a later key does not replace it."""
+        target = self.path / BOT_PUB_FILE
+        if not target.exists():
+            write_private(target, (self.verify_key.token() + "\n").encode("ascii"))
 
     def files(self) -> list[Path]:
         """Every digest and separate document the workspace holds, digests in sequence order."""
