@@ -312,7 +312,7 @@ def install_digests(
 
 
 def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
-    renderer = Renderer(deps.flow, deps.ui)
+    renderer = Renderer(deps.flow, deps.ui, cover=settings.cover)
     keys = PseudonymKeys(deps.random_bytes)
     policy = FloodPolicy(
         per_minute=float(settings.messages_per_minute),

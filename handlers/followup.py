@@ -112,7 +112,9 @@ class Followups:
         exit or /panic deletes it with everything else."""
         render = self.chats.render
         conv = turn.conv
-        code = render.ui_text(turn.lang, "ui.done.receipt", code=receipt.code.display())
+        # cover mode: no /followup outside a report; the way back is the entry code
+        text_id = "ui.done.receipt" if self.chats.cover is None else "ui.done.receipt_cover"
+        code = render.ui_text(turn.lang, text_id, code=receipt.code.display())
         text = f"{lead}\n\n{code}"
         rows = [
             [

@@ -396,6 +396,13 @@ class ReporterChats:
         elif update.message is not None:
             await self._on_message(turn, update.message)
 
+    def _safety_text(self, lang: str) -> str:
+        """/safety (inside a report only, in cover mode): with what the cover does and not."""
+        text = self.render.ui_text(lang, "ui.safety")
+        if self.cover is None:
+            return text
+        return f"{text}\n\n{self.render.ui_text(lang, 'ui.safety.cover')}"
+
     # ==== cover mode: the phrasebook, and the way in ====
     async def _cover_update(self, turn: Turn, update: Update) -> None:
         cover = self.cover
@@ -520,7 +527,7 @@ class ReporterChats:
         elif name == "help":
             await turn.say(self.render.ui_text(turn.lang, "ui.help"))
         elif name == "safety":
-            await turn.say(self.render.ui_text(turn.lang, "ui.safety"))
+            await turn.say(self._safety_text(turn.lang))
         elif name == "cancel":
             await self._ask_cancel(turn)
         else:

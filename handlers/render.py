@@ -54,10 +54,12 @@ def _cut(text: str, limit: int) -> str:
 class Renderer:
     """Texts for one flow in every language."""
 
-    def __init__(self, flow: Flow, ui: UiTexts) -> None:
+    def __init__(self, flow: Flow, ui: UiTexts, *, cover: bool = False) -> None:
         self.flow = flow
         self.ui = ui
         self.texts = TextResolver(flow.texts, ui)
+        self.cover = cover
+        """Cover mode (docs/cover.md): the consent screen says what the cover does and not."""
 
     # --- texts (one resolver and one fallback rule for Telegram and the terminal) ---
     def ui_text(self, lang: str, text_id: str, **values: object) -> str:
@@ -131,6 +133,8 @@ class Renderer:
                     max_files=prompt.max_files or "",
                 )
             )
+        if self.cover and _kind_of(self.flow, prompt.qid) is Kind.CONSENT:
+            parts.append(self.ui_text(lang, "ui.consent.cover"))
         if prompt.answer is not None and prompt.echo_answer:
             shown = self.answer_text(lang, prompt.qid, prompt.answer)
             if shown:

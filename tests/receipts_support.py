@@ -28,6 +28,7 @@ from tests.bot_support import (
     FakeClock,
     make_settings,
     shipped_flow,
+    shipped_phrasebook,
     shipped_ui,
     tap,
     walk,
@@ -116,6 +117,7 @@ async def receipt_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[Receipt
             monotonic=clock.monotonic,
             request=RecordingRequest(telegram),
             receipts=service,
+            phrasebook=shipped_phrasebook() if settings.cover else None,
         )
         app = build_application(settings, deps)
         async with app:
