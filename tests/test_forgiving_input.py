@@ -221,6 +221,9 @@ def date_forms(lang: str, year: int, month: int) -> list[str]:
             f"{year}년{month}월",
             f"{month}월 {year}",
             f"{year}년 {month:02d}월",
+            f"{year}년 {month}월부터",  # "since when?" is answered with "from"
+            f"{year}년 {month}월에",
+            f"{year % 100:02d}년 {month}월",  # the year in two digits, as often written
         ]
     if lang == "ru":
         return [
@@ -228,8 +231,23 @@ def date_forms(lang: str, year: int, month: int) -> list[str]:
             f"{RU_MONTHS[month - 1]} {year} г.",
             f"в {RU_IN[month - 1]} {year} года",
             f"{RU_NOMINATIVE.split()[month - 1]} {year}",
+            f"с {RU_MONTHS[month - 1]} {year}",  # "С какого времени?" is answered with "с"
+            f"с {RU_MONTHS[month - 1]} {year} года",
         ]
-    return [f"{EN_MONTHS.split()[month - 1]} {year}", f"{EN_MONTHS.split()[month - 1][:3]} {year}"]
+    return [
+        f"{EN_MONTHS.split()[month - 1]} {year}",
+        f"{EN_MONTHS.split()[month - 1][:3]} {year}",
+        f"since {EN_MONTHS.split()[month - 1]} {year}",
+    ]
+
+
+def year_forms(lang: str, year: int) -> list[str]:
+    """A year alone, said the usual ways: the bot then asks for the month."""
+    return {
+        "ko": [f"{year}년", f"{year}년부터", f"{year}년에", f"{year}년도"],
+        "ru": [f"{year}", f"с {year} года", f"в {year} году", f"{year} г.", f"с {year} г."],
+        "en": [f"{year}", f"since {year}", f"from {year}", f"in {year}"],
+    }[lang]
 
 
 @SETTINGS
@@ -245,6 +263,31 @@ def test_a_date_in_the_usual_korean_russian_and_english_forms_is_understood(
     typed = data.draw(st.sampled_from(date_forms(lang, year, month)))
     _, outputs = step(FLOW, AT_SINCE[lang], Text("since", typed))
     assert accepted(outputs, "since") == {"year": year, "month": month}, typed
+
+
+@SETTINGS
+@given(
+    lang=st.sampled_from(["ko", "ru", "en"]),
+    year=st.integers(SINCE.min_year, THIS_YEAR),
+    data=st.data(),
+)
+def test_a_year_alone_in_the_usual_forms_is_taken_and_the_month_asked(
+    lang: str, year: int, data: st.DataObject
+) -> None:
+    typed = data.draw(st.sampled_from(year_forms(lang, year)))
+    state, outputs = step(FLOW, AT_SINCE[lang], Text("since", typed))
+    assert [o.code for o in outputs if isinstance(o, Invalid)] == [], typed
+    assert state.pending is not None, typed
+    assert state.pending.year == year, typed
+    assert accepted(outputs, "since") is None  # the month is asked next, not skipped
+    _, outputs = step(FLOW, state, Choose("since", "m03"))
+    assert accepted(outputs, "since") == {"year": year, "month": 3}, typed
+
+
+def test_words_around_no_date_are_still_not_a_date() -> None:
+    for lang, typed in [("ru", "с начальником"), ("ko", "부터"), ("en", "since forever")]:
+        _, outputs = step(FLOW, AT_SINCE[lang], Text("since", typed))
+        assert [o.code for o in outputs if isinstance(o, Invalid)] == ["bad_date"], typed
 
 
 @SETTINGS

@@ -233,8 +233,14 @@ _MONTH_NUMBER = {
     for stem in stems
 }
 _KO_MONTH = re.compile(r"(\d{1,2})\s*월")
-_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)\s*(년도|년|года|год|г\.?)?")
-_FILLER = re.compile(r"(?<![a-zа-яё])(в|во|of|in|year)(?![a-zа-яё])|[\s.,/\-~]")
+_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)\s*(년도|년|году|года|год|г\.?)?")
+_KO_SHORT_YEAR = re.compile(r"(?<!\d)(\d{2})\s*년")  # 24년: 2024, as Koreans often write it
+_FILLER = re.compile(
+    # "since", "from", "in", "about" around a date: с марта 2024, с 2024 года, в 2024 году,
+    # 2024년 3월부터, 2024년 3월에, 3월쯤, since March 2024, from 2024
+    r"(?<![a-zа-яё])(в|во|с|со|of|in|year|since|from|about|around|около|примерно)(?![a-zа-яё])"
+    r"|부터|에|쯤|경|약|대략|[\s.,/\-~]"
+)
 
 
 def read_month_year(text: str) -> tuple[int | None, int | None] | None:
@@ -253,6 +259,9 @@ def read_month_year(text: str) -> tuple[int | None, int | None] | None:
     year: int | None = None
     if m := _YEAR.search(rest):
         year = int(m.group(1))
+        rest = rest[: m.start()] + " " + rest[m.end() :]
+    elif m := _KO_SHORT_YEAR.search(rest):
+        year = 2000 + int(m.group(1))
         rest = rest[: m.start()] + " " + rest[m.end() :]
     if _FILLER.sub("", rest) or (year is None and month is None):
         return None
