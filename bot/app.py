@@ -45,7 +45,7 @@ from bot.delivery.ratelimit import FairSendScheduler, SendLimits
 from bot.ops.logging import exception_types, roll_reporter_events
 from bot.ops.settings import ENV_PREFIX, Settings, SettingsError
 from bot.phrasebook.codes import EntryCodes
-from bot.phrasebook.model import Phrasebook
+from bot.phrasebook.model import COMMAND_IDS, Phrasebook
 from bot.questionnaire.flow import Flow
 from bot.receipts.service import ReceiptService
 from bot.sealing.keys import BotSigningKey, Recipients
@@ -157,7 +157,7 @@ class Profile:
     short_description: str
 
 
-COVER_COMMANDS: Final[tuple[str, ...]] = ("start", "help")
+COVER_COMMANDS: Final[tuple[str, ...]] = tuple(t.removeprefix("pb.command.") for t in COMMAND_IDS)
 """Cover mode's command menu: the phrasebook's first screen and how to use it."""
 
 

@@ -24,12 +24,13 @@ from telegram.request import BaseRequest, RequestData
 from bot.cli import doctor as cli_doctor
 from bot.delivery.channel_checks import key_fingerprints
 from bot.doctor import Report, Status, diagnose
+from bot.doctor.cover import expected_profile
 from bot.ops.settings import Settings
 from bot.sealing.keys import Recipients, load_analyst_public_key, new_bot_key
 from reportbot_analyst.keys import new_analyst_key
 from storage import ChannelBinding, SqliteReportStore, schema
-from tests.bot_support import FLOW_PATH, LOCALES
-from tests.channel_fake import ANALYST_IDS, CHANNEL_ID, TOKEN, FakeChannelApi
+from tests.bot_support import DURESS_CODE, ENTRY_CODE, FLOW_PATH, LOCALES, shipped_phrasebook
+from tests.channel_fake import ANALYST_IDS, BOT_ID, CHANNEL_ID, TOKEN, FakeChannelApi
 
 WEBHOOK_URL = "https://bot.example.org/telegram-hook"
 
@@ -42,6 +43,21 @@ class DoctorApi(FakeChannelApi):
     webhook_url: str = ""
     webhook_error: str | None = None
     seen: list[str] = field(default_factory=list)
+    bot_name: tuple[str, str] = ("Русский разговорник", "ru_ko_phrases_bot")
+    """(first name, @username) as getMe gives them: a name that fits the cover."""
+    profile: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """Profile texts as published, by method and language code ("" for the default); unset:
+    what ``reportbot run`` publishes in cover mode."""
+
+    def _profile(self, api: str, code: str) -> Any:
+        if (api, code) in self.profile:
+            return self.profile[(api, code)]
+        commands, description, short = expected_profile(shipped_phrasebook(), code or "ko")
+        if api == "getMyCommands":
+            return [{"command": c, "description": d} for c, d in commands]
+        if api == "getMyDescription":
+            return {"description": description}
+        return {"short_description": short}
 
     async def do_request(
         self,
@@ -58,6 +74,14 @@ class DoctorApi(FakeChannelApi):
         if f"/bot{self.token}/" not in url:
             body = {"ok": False, "error_code": 401, "description": "Unauthorized"}
             return 401, json.dumps(body).encode()
+        if api == "getMe":
+            first, username = self.bot_name
+            me = {"id": BOT_ID, "is_bot": True, "first_name": first, "username": username}
+            return 200, json.dumps({"ok": True, "result": me}).encode()
+        if api in ("getMyCommands", "getMyDescription", "getMyShortDescription"):
+            params = dict(request_data.parameters) if request_data is not None else {}
+            result = self._profile(api, str(params.get("language_code") or ""))
+            return 200, json.dumps({"ok": True, "result": result}).encode()
         if api == "getWebhookInfo":
             info: dict[str, Any] = {
                 "url": self.webhook_url,
@@ -92,6 +116,8 @@ class Install:
             "locales_dir": LOCALES,
             "channel_id": CHANNEL_ID,
             "channel_admin_ids": ANALYST_IDS,
+            "entry_codes": (ENTRY_CODE,),
+            "duress_codes": (DURESS_CODE,),
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)
@@ -104,6 +130,8 @@ class Install:
             "REPORTBOT_ANALYST_PUBLIC_KEYS": str(self.analyst_pub),
             "REPORTBOT_FLOW": str(FLOW_PATH),
             "REPORTBOT_LOCALES_DIR": str(LOCALES),
+            "REPORTBOT_ENTRY_CODES": ENTRY_CODE,
+            "REPORTBOT_DURESS_CODES": DURESS_CODE,
         }
 
 
@@ -161,6 +189,9 @@ async def test_a_good_installation_passes_every_check_including_telegram(install
         f"analyst key {install.analyst_pub}",
         "no analyst private key here",
         "flow",
+        "cover mode",
+        "phrasebook",
+        "cover codes",
         "data directory",
         "database",
         "database schema",
@@ -168,6 +199,8 @@ async def test_a_good_installation_passes_every_check_including_telegram(install
         "database pragmas",
         "telegram token",
         "telegram mode",
+        "bot name",
+        "bot profile",
         "channel verification",
         "analyst channel",
     ):

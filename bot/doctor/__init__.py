@@ -1,6 +1,7 @@
 """``reportbot doctor``: is this installation fit to run? One line per check, each with its fix.
 
 One module per area: :mod:`~bot.doctor.credentials` (token and keys), :mod:`~bot.doctor.flow`,
+:mod:`~bot.doctor.cover` (cover mode),
 :mod:`~bot.doctor.database` (data directory and database), :mod:`~bot.doctor.bot_api` (Telegram)
 and :mod:`~bot.doctor.channel` (the analyst channel); :mod:`~bot.doctor.result` is a line and
 the report. This module runs them in order.
@@ -13,9 +14,13 @@ Checks, in order (the local ones also run as the container's health check, ``--q
 - every analyst public key: a public key (an analyst PRIVATE key is refused), not replaceable by
   other users; and no analyst private key lies beside them on this machine;
 - the flow and the bot's texts load (the rules of ``reportbot flows check``);
+- cover mode (:mod:`~bot.doctor.cover`, docs/cover.md): on, the phrasebook loads, every entry and
+  duress code has enough letters and digits and is no phrasebook word;
 - the data directory and database: present, writable by this user, integrity, schema version,
   file modes and the pragmas every connection must have (``secure_delete``, ``trusted_schema``...);
-- Telegram's side: webhook or long polling as configured (``getWebhookInfo``);
+- Telegram's side: webhook or long polling as configured (``getWebhookInfo``); in cover mode
+  the bot's name holds no forbidden word and its profile texts are the phrasebook's
+  (``getMyCommands``, ``getMyDescription``, ``getMyShortDescription`` per language);
 - the analyst channel: configured by numeric id, verified with the current analyst keys, and the
   checks the bot makes before every post (``bot.delivery.channel_checks``).
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.doctor.bot_api import telegram_checks
+from bot.doctor.cover import check_cover
 from bot.doctor.credentials import (
     check_analyst_keys,
     check_no_analyst_private_keys,
@@ -52,6 +58,7 @@ def local_checks(settings: Settings) -> list[Check]:
     checks += check_analyst_keys(settings)
     checks.append(check_no_analyst_private_keys(settings))
     checks.append(check_flow(settings))
+    checks += check_cover(settings)
     data = check_data_dir(settings)
     checks.append(data)
     if not data.failed or "does not exist" not in data.detail:

@@ -7,6 +7,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from bot.doctor.channel import channel_checks
+from bot.doctor.cover import profile_checks
 from bot.doctor.result import Check, fail, ok
 from bot.ops.settings import ENV_PREFIX, Settings
 
@@ -77,6 +78,7 @@ async def telegram_checks(settings: Settings, request: BaseRequest | None = None
             )
         else:
             checks.append(_mode_check(settings, info.url, info.last_error_message))
+        checks += await profile_checks(settings, bot)
         checks += await channel_checks(settings, bot)
     finally:
         with contextlib.suppress(TelegramError):
