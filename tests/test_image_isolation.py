@@ -160,3 +160,36 @@ async def test_a_reporter_sending_a_file_the_bot_cannot_clean_is_told_it_was_kep
         assert bot.ui("ru", "ui.prompt.file_kept_as_sent") in texts_of(calls)
         calls = await client.send_photo(gps_jpeg())
         assert bot.ui("ru", "ui.prompt.file_kept_as_sent") not in texts_of(calls)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_the_worker_decodes_only_the_one_format_it_was_started_for(fmt: str) -> None:
+    """Defence in depth behind the MIME and first-bytes check: should a file of another format
+    reach the worker (a polyglot, a bug in that check), the worker's Pillow tries only the
+    plugin it was started for. Pillow loads BMP, GIF and PPM with JPEG and PNG at start, and the
+    TIFF plugin is loaded for EXIF: none of them may open the file."""
+    others = [_exotic(f) for f in ("BMP", "GIF", "PPM", "TIFF", "PNG", "JPEG", "WEBP")]
+    others = [data for data in others if Image.open(io.BytesIO(data)).format != fmt]
+    for data in others:
+        done = subprocess.run(
+            [sys.executable, "-I", "-m", "bot.sealing._image_worker", fmt],
+            input=data,
+            capture_output=True,
+            env={},
+            timeout=60,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (1, b""), Image.open(io.BytesIO(data)).format
+    own = next(
+        d for d in map(_exotic, ("JPEG", "PNG", "WEBP")) if Image.open(io.BytesIO(d)).format == fmt
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-m", "bot.sealing._image_worker", fmt],
+        input=own,
+        capture_output=True,
+        env={},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0  # the same worker does clean its own format
+    assert done.stdout[:1] == {"JPEG": b"J", "PNG": b"P", "WEBP": b"W"}[fmt]
