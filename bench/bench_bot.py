@@ -1,18 +1,30 @@
-"""Bot benchmark: questionnaire steps per second through the whole stack, against a bare
-python-telegram-bot echo bot in the same run; and memory per open conversation.
+"""Bot benchmark: questionnaire steps through the whole stack against bare python-telegram-bot
+making exactly the same Bot API calls, in the same run; CPU per step at 30 steps/s; memory per
+open conversation.
 
     .venv/bin/python -m bench.bench_bot [--steps 600] [--rounds 3] [--conversations 10000]
-                                         [--dir PATH]
+                                         [--dir PATH] [--tmpfs PATH] [--paced-seconds 20]
 
-- *echo* (the floor): a bare PTB ``Application`` with one ``MessageHandler`` that sends each text
-  back, fed text updates through ``process_update``; Bot API calls go to the same in-memory
-  recording ``BaseRequest`` as the bot's (``tests.botclient``), so no network is measured.
-- *bot, one reporter at a time*: the real Application from ``bot.app.build_application`` (real
-  engine, sealing to 2 analyst keys, the SQLite store with durable commits) driven through the
-  shipped flow by reporters who answer every question (button presses, numbers, texts). One step
-  is one update: in -> engine -> (an accepted answer: seal -> durable commit) -> Bot API out.
-- *bot, 50 reporters at once*: the same, 50 conversations interleaved (the store commits them in
-  groups, as it would under load).
+The traffic is recorded once: one reporter answers every question of the shipped flow (button
+presses, numbers, texts, the review, submit: one report with its receipt code) through the real
+Application; every update it sent and every Bot API call the bot made on it are kept. Then both
+sides are fed **the same updates** through ``process_update``, their Bot API calls going to the
+same in-memory fake Telegram (``tests.botclient``), so no network and no driver logic is measured:
+
+- *baseline*: a bare PTB ``Application`` with one ``TypeHandler`` that, for each update, makes
+  the calls the bot made on it (``send_message`` with the same inline keyboard of 10-25 buttons
+  built from ``InlineKeyboardButton`` objects, ``edit_message_text``, ``answer_callback_query``,
+  ``delete_messages``): python-telegram-bot doing the bot's Bot API traffic and nothing else.
+- *bot*: the real Application from ``bot.app.build_application``: engine, every accepted answer
+  sealed to 2 analyst keys and committed to SQLite (durable), the receipt service the real bot
+  runs (argon2id at the production limits once per report, in a thread), flood limits, the send
+  scheduler. Its traffic is checked to be the recorded one.
+
+Rows: one reporter at a time and 50 reporters at once (the store commits in groups), on ``--dir``
+(a disk: fsync) and on ``--tmpfs`` (``/dev/shm`` by default, where a durable commit costs
+nothing, so the ratio is the bot's own overhead); ratios within each round, medians of rounds.
+CPU: both sides paced at 30 steps/s (50 reporters) for ``--paced-seconds``; the process's CPU
+time (every thread: SQLite's, argon2id's) per step; argon2id's share is measured on its own.
 
 Memory: 10,000 reporters each left mid-report (language chosen, consent and two answers given,
 so each holds engine state, a slot map, message ids, a flood budget and an open report); the
@@ -20,33 +32,41 @@ growth of the process's resident memory divided by the number of conversations, 
 smaller sample (tracemalloc makes every allocation slow), the Python heap growth. The fake
 Telegram's own records are cleared as it goes, so only the bot's memory is counted.
 
-Memory is measured first (fresh process). Rounds alternate echo and bot; the ratio is taken
-within each round (same machine load) and the median of those is reported. The disk matters
-(fsync: each accepted answer is a durable commit): use ``--dir`` on the disk the bot will use.
+Memory is measured first (fresh process). The disk matters (fsync: each accepted answer is a
+durable commit): use ``--dir`` on the disk the bot will use.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import gc
+import json
 import os
+import random
 import shutil
 import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, ContextTypes, ExtBot, TypeHandler
 
+import handlers.private
 from bot.app import App, Deps, build_application, runtime_of
+from bot.receipts.codes import new_code
+from bot.receipts.derivation import PRODUCTION_KDF, slow_hash
+from bot.receipts.pepper import ReceiptPepper
+from bot.receipts.service import ReceiptService
 from bot.sealing.keys import Recipients
-from handlers.callbacks import Op
+from handlers.callbacks import NONCE_LEN, Op
 from reportbot_analyst.keys import AnalystSecretKey
 from storage.sqlite import SqliteReportStore
 from tests.bot_support import (
@@ -59,10 +79,23 @@ from tests.bot_support import (
     shipped_ui,
     tap,
 )
-from tests.botclient import FakeTelegram, Person, RecordingRequest, ReporterClient
+from tests.botclient import (
+    JSON,
+    Call,
+    ChatMessage,
+    FakeChat,
+    FakeTelegram,
+    Person,
+    RecordingRequest,
+    ReporterClient,
+)
 
 CONCURRENT = 50
+PACE = 30.0
+"""Steps per second of the CPU measurement (the overall limit of Telegram's sending)."""
 TEXTS = {"text": "Зарплату не платят три месяца. 월급을 받지 못했습니다.", "place": "Владивосток"}
+RECORDED_USER = 7_770_000_001
+"""The recording reporter's id; replayed reporters get their own ids in its place."""
 
 
 class Counter:
@@ -109,9 +142,47 @@ async def answer_everything(client: ReporterClient, counter: Counter, budget: in
             await _step(counter, tap(client, Op.SKIP, qid))
 
 
+class ReplayTelegram(FakeTelegram):
+    """The fake Telegram with message ids counted per chat, so a chat's ids do not depend on how
+    the reporters' updates interleave: replayed traffic finds the messages it edits."""
+
+    def chat(self, chat_id: int, chat_type: str = "private") -> FakeChat:
+        if chat_id not in self.chats:
+            self.chats[chat_id] = FakeChat(chat_id=chat_id, chat_type=chat_type)
+        return self.chats[chat_id]
+
+    def reporter_sent(self, update: JSON) -> None:
+        """The reporter's own message takes its id in the chat, as it did when recorded."""
+        message = update.get("message")
+        if message is None:
+            return
+        chat = self.chat(int(message["chat"]["id"]))
+        mid = chat.new_id()
+        if mid != message["message_id"]:
+            raise RuntimeError("replayed message ids drifted from the recording")
+        chat.messages[mid] = ChatMessage(mid, False, message.get("text"), kind="text")
+
+    def forget(self) -> None:
+        self.calls.clear()
+
+
+@contextlib.contextmanager
+def fixed_nonce() -> Iterator[None]:
+    """Every conversation gets the same nonce, so recorded button payloads replay as current
+    (the nonce is random in the bot: its only job is telling old buttons from new ones)."""
+    saved = getattr(handlers.private, "new_nonce")  # noqa: B009 - mypy: not re-exported
+    setattr(handlers.private, "new_nonce", lambda: "A" * NONCE_LEN)  # noqa: B010 - likewise
+    try:
+        yield
+    finally:
+        setattr(handlers.private, "new_nonce", saved)  # noqa: B010 - likewise
+
+
 @contextlib.asynccontextmanager
-async def bot_app(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[App, FakeTelegram]]:
-    telegram = FakeTelegram(TEST_TOKEN)
+async def bot_app(
+    data_dir: Path, telegram: FakeTelegram | None = None, *, receipts: bool = True
+) -> AsyncIterator[tuple[App, FakeTelegram]]:
+    telegram = telegram or FakeTelegram(TEST_TOKEN)
     analysts = [AnalystSecretKey.generate().public for _ in range(2)]
     settings = make_settings(
         data_dir,
@@ -119,15 +190,21 @@ async def bot_app(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[App, 
         messages_per_minute=600,
         reports_per_day=1000,
         max_open_conversations=1_000_000,
-        **overrides,
     )
     store = await SqliteReportStore.open(data_dir)
+    service = None
+    if receipts:  # as bot.server builds it: argon2id at the production limits
+        rng = random.Random(13)
+        service = ReceiptService(
+            store, analysts, pepper=ReceiptPepper.generate(), randbelow=rng.randrange
+        )
     deps = Deps(
         store=store,
         recipients=Recipients(analysts),
         flow=shipped_flow(),
         ui=shipped_ui(),
         request=RecordingRequest(telegram),
+        receipts=service,
     )
     app = build_application(settings, deps)
     try:
@@ -138,39 +215,197 @@ async def bot_app(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[App, 
         await store.close()
 
 
-def _forget_calls(telegram: FakeTelegram) -> None:
-    telegram.calls.clear()
-    for chat in telegram.chats.values():
-        chat.messages.clear()
+@dataclass
+class Script:
+    """One reporter's whole report: the updates it sent and the bot's calls on each."""
+
+    updates: list[JSON]
+    calls: list[list[Call]]
+
+    def for_reporter(self, user_id: int, first_update_id: int) -> Script:
+        """The same report from another reporter (their id in every update and call)."""
+        old, new = str(RECORDED_USER), str(user_id)
+        updates = json.loads(json.dumps(self.updates).replace(old, new))
+        for n, update in enumerate(updates):
+            update["update_id"] = first_update_id + n
+        calls = [
+            [Call(c.method, json.loads(json.dumps(c.params).replace(old, new))) for c in step]
+            for step in self.calls
+        ]
+        return Script(updates, calls)
 
 
-async def bot_round(base: Path, steps: int, concurrent: int) -> float:
+async def record(base: Path) -> Script:
+    """One reporter through the whole flow, every update and every call it caused kept."""
     data_dir = Path(tempfile.mkdtemp(dir=base))
     try:
-        async with bot_app(data_dir) as (app, telegram):
-            counter = Counter()
-            next_user = [1_000]
+        with fixed_nonce():
+            async with bot_app(data_dir, ReplayTelegram(TEST_TOKEN)) as (app, telegram):
+                script = Script([], [])
 
-            async def reporter_loop() -> None:
-                while counter.steps < steps:
-                    next_user[0] += 1
-                    client = ReporterClient(app, telegram, Person(user_id=next_user[0]))
-                    await answer_everything(client, counter, steps)
+                async def transport(update: JSON) -> None:
+                    before = len(telegram.calls)
+                    script.updates.append(json.loads(json.dumps(update)))
+                    await app.process_update(Update.de_json(update, app.bot))
+                    script.calls.append(telegram.calls[before:])
 
-            started = time.perf_counter()
-            await asyncio.gather(*(reporter_loop() for _ in range(concurrent)))
-            elapsed = time.perf_counter() - started
-            return counter.steps / elapsed
+                client = ReporterClient(
+                    None, telegram, Person(user_id=RECORDED_USER), transport=transport
+                )
+                await answer_everything(client, Counter(), 10_000)
+        return script
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def echo_round(steps: int) -> float:
-    telegram = FakeTelegram(TEST_TOKEN)
+def scripts(script: Script, reporters: int, steps: int) -> list[list[Script]]:
+    """``reporters`` queues of whole reports, ``steps`` updates in all (rounded up to reports)."""
+    per_report = len(script.updates)
+    reports = max(reporters, -(-steps // per_report))
+    queues: list[list[Script]] = [[] for _ in range(reporters)]
+    for n in range(reports):
+        queues[n % reporters].append(script.for_reporter(8_000_000_001 + n, 1 + n * per_report))
+    return queues
 
-    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.message is not None and update.message.text is not None:
-            await update.message.reply_text(update.message.text)
+
+class Pacer:
+    """Hands out start times ``1 / rate`` apart; ``None``: no pacing."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = time.perf_counter()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.perf_counter()
+        at = max(self.next, now)
+        self.next = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+@dataclass
+class Measured:
+    steps: int
+    seconds: float
+    cpu: float
+    mismatched: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.steps / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000.0 * self.cpu / self.steps
+
+
+async def drive(
+    app: App,
+    telegram: ReplayTelegram,
+    queues: list[list[Script]],
+    pacer: Pacer,
+    seconds: float | None = None,
+) -> Measured:
+    """Feed every queue's updates in order (the queues at once); stop after ``seconds``.
+
+    ``mismatched``: how far the calls made are from the recorded ones (per method, in all)."""
+    done = [0]
+    expected: collections.Counter[str] = collections.Counter()
+    made: collections.Counter[str] = collections.Counter()
+    deadline: float | None = None
+
+    def tally() -> None:
+        made.update(c.method for c in telegram.calls)
+        telegram.forget()
+
+    async def one_queue(queue: list[Script]) -> None:
+        for script in queue:
+            for update, calls in zip(script.updates, script.calls, strict=True):
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return
+                await pacer.wait()
+                telegram.reporter_sent(update)
+                await app.process_update(Update.de_json(update, app.bot))
+                expected.update(c.method for c in calls)
+                done[0] += 1
+                if len(telegram.calls) > 5_000:
+                    tally()
+
+    gc.collect()
+    cpu, started = time.process_time(), time.perf_counter()
+    if seconds is not None:
+        deadline = started + seconds
+    await asyncio.gather(*(one_queue(q) for q in queues))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    tally()
+    mismatched = sum(((made - expected) + (expected - made)).values())
+    return Measured(done[0], elapsed, cpu, mismatched)
+
+
+async def bot_run(
+    base: Path, queues: list[list[Script]], rate: float | None, seconds: float | None = None
+) -> Measured:
+    data_dir = Path(tempfile.mkdtemp(dir=base))
+    try:
+        with fixed_nonce():
+            async with bot_app(data_dir, ReplayTelegram(TEST_TOKEN)) as (app, telegram):
+                if not isinstance(telegram, ReplayTelegram):  # pragma: no cover - given above
+                    raise TypeError("bot_app returned another fake")
+                telegram.forget()
+                return await drive(app, telegram, queues, Pacer(rate), seconds)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _markup(params: JSON) -> InlineKeyboardMarkup | None:
+    """The keyboard as a bare PTB bot builds one: ``InlineKeyboardButton`` objects."""
+    raw = params.get("reply_markup")
+    if not isinstance(raw, dict):
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in raw["inline_keyboard"]
+        ]
+    )
+
+
+async def _replay_call(bot: ExtBot[None], call: Call) -> None:
+    p = call.params
+    match call.method:
+        case "sendMessage":
+            await bot.send_message(
+                p["chat_id"], p["text"], reply_markup=_markup(p), protect_content=True
+            )
+        case "editMessageText":
+            await bot.edit_message_text(
+                p["text"], chat_id=p["chat_id"], message_id=p["message_id"], reply_markup=_markup(p)
+            )
+        case "answerCallbackQuery":
+            await bot.answer_callback_query(p["callback_query_id"], text=p.get("text"))
+        case "deleteMessages":
+            await bot.delete_messages(p["chat_id"], p["message_ids"])
+        case "deleteMessage":
+            await bot.delete_message(p["chat_id"], p["message_id"])
+        case other:
+            raise RuntimeError(f"the baseline does not replay {other}")
+
+
+async def baseline_run(
+    queues: list[list[Script]], rate: float | None, seconds: float | None = None
+) -> Measured:
+    telegram = ReplayTelegram(TEST_TOKEN)
+    calls: dict[int, list[Call]] = {}
+    for queue in queues:
+        for script in queue:
+            for update, made in zip(script.updates, script.calls, strict=True):
+                calls[int(update["update_id"])] = made
+
+    async def replay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        for call in calls[update.update_id]:
+            await _replay_call(context.bot, call)
 
     app = (
         Application.builder()
@@ -178,16 +413,29 @@ async def echo_round(steps: int) -> float:
         .base_url("http://bot-api.test/bot")
         .request(RecordingRequest(telegram))
         .get_updates_request(RecordingRequest(telegram))
+        .concurrent_updates(32)
         .build()
     )
-    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.add_handler(TypeHandler(Update, replay))
     async with app:
-        client = ReporterClient(app, telegram, Person())
-        started = time.perf_counter()
-        for n in range(steps):
-            await client.send(f"{TEXTS['text']} {n}")
-        elapsed = time.perf_counter() - started
-    return steps / elapsed
+        return await drive(app, telegram, queues, Pacer(rate), seconds)
+
+
+def argon2id_seconds(rounds: int = 3) -> float:
+    """CPU seconds of one receipt's argon2id at the production limits (the median of a few)."""
+    times = []
+    for _ in range(rounds):
+        code = new_code()
+        started = time.process_time()
+        slow_hash(code, os.urandom(16), PRODUCTION_KDF)
+        times.append(time.process_time() - started)
+    return statistics.median(times)
+
+
+def _forget_calls(telegram: FakeTelegram) -> None:
+    telegram.calls.clear()
+    for chat in telegram.chats.values():
+        chat.messages.clear()
 
 
 def _rss_bytes() -> int:
@@ -253,39 +501,14 @@ async def memory_per_conversation(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    base = Path(args.dir)
+async def memory_rows(base: Path, args: argparse.Namespace) -> str:
     # Memory first, in a fresh process: memory freed by an earlier phase would be reused and
     # hide the growth of the resident set.
     rss, opened_in = await memory_per_conversation(base, args.conversations, traced=False)
     print(f"memory: {rss / 1024:.1f} KiB of RSS per open conversation at {args.conversations}")
     heap, _ = await memory_per_conversation(base, args.traced, traced=True)
     print(f"memory: {heap / 1024:.1f} KiB of Python heap per conversation ({args.traced} traced)")
-    echo: list[float] = []
-    one: list[float] = []
-    many: list[float] = []
-    for n in range(args.rounds):
-        echo.append(await echo_round(args.steps))
-        one.append(await bot_round(base, args.steps, 1))
-        many.append(await bot_round(base, args.steps, CONCURRENT))
-        print(
-            f"round {n + 1}: echo {echo[-1]:.0f}/s, bot one reporter {one[-1]:.0f}/s, "
-            f"bot {CONCURRENT} reporters {many[-1]:.0f}/s"
-        )
-    echo_m, one_m, many_m = (statistics.median(x) for x in (echo, one, many))
-    # Ratios within each round (same machine load), then their median.
-    one_r = statistics.median(o / e for o, e in zip(one, echo, strict=True))
-    many_r = statistics.median(m / e for m, e in zip(many, echo, strict=True))
-    print()
-    print(
-        f"| bot: questionnaire steps through the whole stack | {args.steps} steps (button "
-        f"presses, numbers, texts) of the shipped flow, answers sealed to 2 analyst keys and "
-        f"committed to SQLite, Bot API calls to an in-memory recording request; {args.rounds} "
-        f"alternating rounds, medians | bare PTB echo bot, same request, `process_update`: "
-        f"{echo_m:.0f} updates/s | one reporter at a time {one_m:.0f} steps/s (x{one_r:.2f}); "
-        f"{CONCURRENT} reporters at once {many_m:.0f} steps/s (x{many_r:.2f}) | |"
-    )
-    print(
+    return (
         f"| bot: memory per open conversation | {args.conversations:,} reporters left "
         f"mid-report (language chosen, consent and 2 answers given, an open report each), on "
         f"top of 200 warm-up ones | - | {rss / 1024:.1f} KiB per conversation (growth of the "
@@ -295,14 +518,105 @@ async def main_async(args: argparse.Namespace) -> None:
     )
 
 
+def _ratio(bot: list[Measured], baseline: list[Measured]) -> float:
+    """The median of the per-round throughput ratios (each round under the same load)."""
+    return statistics.median(
+        b.per_second / e.per_second for b, e in zip(bot, baseline, strict=True)
+    )
+
+
+def _median_rate(runs: list[Measured]) -> float:
+    return statistics.median(m.per_second for m in runs)
+
+
+async def main_async(args: argparse.Namespace, places: dict[str, Path]) -> None:
+    load_before = os.getloadavg()
+    memory = await memory_rows(places["disk"], args) if args.conversations else None
+    script = await record(places["disk"])
+    per_report = len(script.updates)
+    calls = sum(len(c) for c in script.calls)
+    print(f"recorded: one report is {per_report} updates and {calls} Bot API calls")
+    one_q, many_q = scripts(script, 1, args.steps), scripts(script, CONCURRENT, args.steps)
+    base_one: list[Measured] = []
+    base_many: list[Measured] = []
+    bot: dict[tuple[str, int], list[Measured]] = {}
+    for n in range(args.rounds):
+        base_one.append(await baseline_run(one_q, None))
+        base_many.append(await baseline_run(many_q, None))
+        line = [f"baseline {base_one[-1].per_second:.0f}/s ({base_many[-1].per_second:.0f}/s)"]
+        for place, where in places.items():
+            for reporters, queues in ((1, one_q), (CONCURRENT, many_q)):
+                run = await bot_run(where, queues, None)
+                bot.setdefault((place, reporters), []).append(run)
+                line.append(f"{place} x{reporters} {run.per_second:.0f}/s")
+                if run.mismatched:
+                    raise RuntimeError(f"{run.mismatched} calls differ from the recorded traffic")
+        print(f"round {n + 1}: " + ", ".join(line))
+    enough = int(PACE * args.paced_seconds * 1.2) + CONCURRENT * per_report
+    forever = scripts(script, CONCURRENT, enough)
+    paced_base = await baseline_run(forever, PACE, args.paced_seconds)
+    paced_bot = await bot_run(places["disk"], forever, PACE, args.paced_seconds)
+    argon = argon2id_seconds()
+    argon_ms = 1000.0 * argon / per_report
+    print(
+        f"paced at {PACE:.0f} steps/s: baseline {paced_base.cpu_ms:.2f} ms CPU per step "
+        f"({paced_base.per_second:.1f} steps/s), bot {paced_bot.cpu_ms:.2f} ms "
+        f"({paced_bot.per_second:.1f} steps/s); argon2id {argon * 1000:.0f} ms per report, "
+        f"{argon_ms:.2f} ms per step"
+    )
+    load_after = os.getloadavg()
+    load = f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+    print(f"machine: {os.cpu_count()} CPUs, {load}")
+    print()
+    b1, bm = _median_rate(base_one), _median_rate(base_many)
+    cells = []
+    for place in places:
+        one, many = bot[(place, 1)], bot[(place, CONCURRENT)]
+        cells.append(
+            f"{place}: one reporter {_median_rate(one):.0f} steps/s "
+            f"(**x{_ratio(one, base_one):.2f}**), {CONCURRENT} at once "
+            f"{_median_rate(many):.0f} steps/s (**x{_ratio(many, base_many):.2f}**)"
+        )
+    print(
+        f"| bot: questionnaire steps against PTB doing the same Bot API traffic | {args.steps} "
+        f"steps ({per_report} per report: presses, numbers, texts, review, submit with its "
+        f"receipt) of the shipped flow, the same updates fed to both through `process_update`, "
+        f"calls to the same in-memory fake Telegram; {args.rounds} alternating rounds, medians "
+        f"| bare PTB making exactly the bot's {calls} calls per report (keyboards of "
+        f"`InlineKeyboardButton`s): {b1:.0f} steps/s one reporter, {bm:.0f} steps/s with "
+        f"{CONCURRENT} | {'; '.join(cells)} | see result | `python -m bench.bench_bot --dir .` "
+        f"| {load} |"
+    )
+    print(
+        f"| bot: CPU per step at {PACE:.0f} steps/s | {CONCURRENT} reporters paced to "
+        f"{PACE:.0f} steps/s for {args.paced_seconds:.0f} s, on disk; the process's CPU time "
+        f"(every thread) per step | the same PTB replay paced the same: "
+        f"{paced_base.cpu_ms:.2f} ms per step | {paced_bot.cpu_ms:.2f} ms per step, of which "
+        f"argon2id (one receipt per report, {argon * 1000:.0f} ms) {argon_ms:.2f} ms | "
+        f"**x{paced_bot.cpu_ms / paced_base.cpu_ms:.2f}** | (same run) | |"
+    )
+    if memory is not None:
+        print(memory)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--conversations", type=int, default=10_000, help="0: no memory rows")
     parser.add_argument("--traced", type=int, default=500, help="conversations under tracemalloc")
-    parser.add_argument("--dir", default=".", help="where the benchmark's databases go")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--dir", default=".", help="where the benchmark's databases go (a disk)")
+    parser.add_argument(
+        "--tmpfs",
+        default="/dev/shm",  # noqa: S108 - the benchmark's scratch databases on tmpfs, on purpose
+        help="a tmpfs for the same runs, or ''",
+    )
+    parser.add_argument("--paced-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    places = {"disk": Path(args.dir)}
+    if args.tmpfs and Path(args.tmpfs).is_dir():
+        places["tmpfs"] = Path(args.tmpfs)
+    asyncio.run(main_async(args, places))
 
 
 if __name__ == "__main__":
