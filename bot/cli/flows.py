@@ -124,13 +124,13 @@ def show(flow: str, lang: str, diagram: str | None, locales_dir: Path | None) ->
         click.echo(outline(loaded, lang), nl=False)
 
 
-def _load_or_exit(path: Path, locales_dir: Path | None) -> Flow:
+def _load_or_exit(path: Path, locales_dir: Path | None, doing: str = "compared") -> Flow:
     try:
         return load_flow(path, locales_dir or default_locales_dir(path))
     except FlowLoadError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-        click.echo(f"{path}: the flow does not pass the check; nothing compared", err=True)
+        click.echo(f"{path}: the flow does not pass the check; nothing {doing}", err=True)
         raise SystemExit(1) from None
 
 
@@ -160,6 +160,80 @@ def diff(old: Path, new: Path, old_locales: Path | None, new_locales: Path | Non
         click.echo(line)
 
 
+def _only_flow() -> str:
+    found = sorted(p for p in DEFAULT_FLOWS_DIR.glob("*.yaml") if p.stem != "phrasebook")
+    if len(found) != 1:
+        names = ", ".join(p.stem for p in found) or "none"
+        click.echo(f"flows/: name the flow to export (flows here: {names})", err=True)
+        raise SystemExit(1)
+    return str(found[0])
+
+
+@flows.command("export")
+@click.argument("flow", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The workbook to write. Default: <flow id>.xlsx here.",
+)
+@click.option("--force", is_flag=True, help="Replace the workbook if it exists.")
+@_LOCALES_OPTION
+def export(flow: str | None, output: Path | None, force: bool, locales_dir: Path | None) -> None:
+    """Write FLOW (a file, or an id in flows/; default: the one flow there) as an XLSForm:
+    survey, choices and settings sheets with label::/hint:: columns for ko, ru and en, for
+    Excel, LibreOffice and KoboToolbox. `flows import` reads it back unchanged."""
+    from bot.flowtools.workbook import write_tables
+    from bot.flowtools.xlsform import export_tables
+
+    path = resolve_flow_path(flow or _only_flow())
+    loaded = _load_or_exit(path, locales_dir, doing="exported")
+    target = output or Path(f"{loaded.id}.xlsx")
+    if target.exists() and not force:
+        click.echo(f"{target}: exists; nothing written (--force replaces it)", err=True)
+        raise SystemExit(1)
+    write_tables(export_tables(loaded), target)
+    click.echo(
+        f"wrote {target}: {loaded.id} version {loaded.version}, {len(loaded.questions)} questions"
+    )
+
+
+@flows.command("import")
+@click.argument("form", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--flows-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_FLOWS_DIR,
+    show_default=True,
+    help="Where the structure file <form_id>.yaml is written.",
+)
+@_LOCALES_OPTION
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the flow's files if they exist (flows diff's words are printed first).",
+)
+def import_(form: Path, flows_dir: Path, locales_dir: Path | None, force: bool) -> None:
+    """Write a flow (flows/<form_id>.yaml and locales/<lang>/<form_id>.yaml) from the XLSForm
+    FORM. Anything that does not map is refused with its sheet, row and column, and nothing is
+    written; what was changed on the way (a group flattened) is said."""
+    from bot.flowtools.importing import import_form
+
+    texts_dir = locales_dir or flows_dir.parent / "locales"
+    lines, problems, written = import_form(form, flows_dir, texts_dir, force=force)
+    for line in lines:
+        click.echo(line)
+    for line in problems:
+        click.echo(line)
+    if problems:
+        count = len(problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''}; nothing written", err=True)
+        raise SystemExit(1)
+    for line in written:
+        click.echo(line)
+
+
 def register(group: click.Group) -> None:
-    """Add ``flows`` (check, show) to the ``reportbot`` command group."""
+    """Add ``flows`` (check, show, diff, export, import) to the ``reportbot`` command group."""
     group.add_command(flows)

@@ -75,9 +75,7 @@ class Problem:
 
     def __str__(self) -> str:
         place = f"{self.file}:{self.line}" if self.line is not None else self.file
-        stop = " " if self.message.endswith(("?", ".")) else ". "
-        fix = f"{stop}Fix: {self.fix}" if self.fix else ""
-        return f"{place}: {self.where}: {self.message}{fix}"
+        return problem_line(place, self.where, self.message, self.fix)
 
     def as_json(self) -> dict[str, str | int | None]:
         """The problem for editors and CI (``reportbot flows check --json``)."""
@@ -88,6 +86,12 @@ class Problem:
             "message": self.message,
             "fix": self.fix,
         }
+
+
+def problem_line(place: str, where: str, message: str, fix: str) -> str:
+    """``place: where: message. Fix: fix``, the one shape of every problem maintainers read."""
+    stop = " " if message.endswith(("?", ".")) else ". "
+    return f"{place}: {where}: {message}{stop}Fix: {fix}" if fix else f"{place}: {where}: {message}"
 
 
 class FlowLoadError(Exception):
