@@ -344,7 +344,11 @@ def build_runtime(settings: Settings, deps: Deps) -> BotRuntime:
         chats.receipts = Followups(chats, deps.receipts)
     groups = GroupChats(renderer, keys, tuple(settings.languages), settings.channel_id)
     errors = ErrorReporter(
-        renderer, settings.languages, record=chats.record_external, resume=chats.resume
+        renderer,
+        settings.languages,
+        record=chats.record_external,
+        resume=chats.resume,
+        covered=chats.cover_word if chats.cover is not None else None,
     )
     return BotRuntime(settings, deps, renderer, keys, limits, chats, groups, errors)
 

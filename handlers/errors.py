@@ -1,7 +1,8 @@
 """The one error handler: log the exception's type and a random incident id, answer calmly.
 
 Nothing of the Update is logged (no ids, names, texts), nor ``str(exception)``: a Telegram error
-can quote the text that was sent. The reporter gets ``ui.error.internal`` with the incident id.
+can quote the text that was sent. The reporter gets ``ui.error.internal`` with the incident id;
+in cover mode, outside a report, the phrasebook's ``pb.error`` (no incident, nothing of reports).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ class ErrorReporter:
         languages: Sequence[str],
         record: Callable[[int, int], None] | None = None,
         resume: Callable[[Update, ExtBot[None]], Awaitable[None]] | None = None,
+        covered: Callable[[int, str], str | None] | None = None,
     ) -> None:
         self.render = renderer
         self.languages = tuple(languages)
         self.record = record  # (user id, message id): so a quick exit deletes the notice too
         self.resume = resume  # show the current question again after the notice
+        self.covered = covered  # cover mode: (user id, language) -> the phrasebook's word, or None
         self.count = 0
 
     async def handle(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -56,6 +59,8 @@ class ErrorReporter:
         code: object = user.language_code if user is not None else None
         lang = guess_language(code if isinstance(code, str) else None, self.languages)
         text = self.render.ui_text(lang, "ui.error.internal", incident=incident)
+        if self.covered is not None and user is not None:
+            text = self.covered(user.id, lang) or text  # outside a report: the phrasebook's
         try:
             sent = await context.bot.send_message(
                 chat.id, text, protect_content=True, parse_mode=None

@@ -251,8 +251,11 @@ class ReporterChats:
         lang = (conv.lang if conv is not None else None) or guess_language(
             language_code, self.languages
         )
+        text = self.wait_text(lang, decision.wait)
+        if self.cover is not None and (conv is None or self._covered(conv, update)):
+            text = self.cover.book.text(lang, "pb.slow_down")  # the phrasebook's words
         try:
-            await bot.answer_callback_query(query.id, text=self.wait_text(lang, decision.wait))
+            await bot.answer_callback_query(query.id, text=text)
         except TelegramError as exc:  # an old query can no longer be answered: harmless
             log.debug(
                 "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}
@@ -942,6 +945,16 @@ class ReporterChats:
             conv.awaiting_cancel = False
             lang = conv.lang or guess_language(user.language_code, self.languages)
             await self._engine(Turn(bot, chat.id, user.id, conv, lang), Start())
+
+    def cover_word(self, user_id: int, lang: str) -> str | None:
+        """Cover mode: the phrasebook's "something went wrong" for a chat outside a report;
+        None inside one (or with the cover off)."""
+        if self.cover is None:
+            return None
+        conv = self.conversations.get(user_id)
+        if conv is not None and conv.entered:
+            return None
+        return self.cover.book.text((conv.lang if conv else None) or lang, "pb.error")
 
     def record_external(self, user_id: int, message_id: int) -> None:
         """Remember a message sent outside a turn (the error notice) for later deletion."""
