@@ -431,6 +431,8 @@ def test_same_flow_id_in_two_directories_is_a_problem(tmp_path: Path) -> None:
     )
     assert len(problems) == 1
     assert "flow id 'sample' is also used by" in problems[0].message
+    assert problems[0].line == 3  # the line of 'id: sample' in the second file
+    assert problems[0].fix == "give one of the two flows a new id (and rename its files)"
 
 
 def test_ui_texts_load_with_the_same_keys_in_every_language() -> None:

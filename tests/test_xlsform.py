@@ -131,6 +131,55 @@ def test_export_does_not_replace_a_workbook_without_force(in_tmp: Path) -> None:
     assert forced.exit_code == 0, forced.output
 
 
+EVERY_KIND = [
+    TESTS / "flows_ok" / "flows" / "sample.yaml",  # every kind, every form of condition
+    TESTS / "flows_engine" / "flows" / "branchy.yaml",  # branches, nested all/any
+]
+
+
+@pytest.mark.parametrize("path", EVERY_KIND, ids=lambda p: p.stem)
+def test_flows_with_every_kind_and_condition_survive_the_round_trip(
+    tmp_path: Path, path: Path
+) -> None:
+    flow = load_flow(path, default_locales_dir(path))
+    book = tmp_path / "flow.xlsx"
+    write_tables(export_tables(flow), book)
+    imported = read_form(book)
+    assert imported.problems == ()
+    assert imported.spec == flow.spec
+    assert imported.texts == flow.texts
+
+
+@pytest.mark.parametrize("path", [SHIPPED, *EVERY_KIND], ids=lambda p: p.stem)
+def test_the_yaml_written_by_import_reads_back_to_the_same_version(
+    tmp_path: Path, path: Path
+) -> None:
+    from bot.flowtools.yamlout import flow_yaml, texts_yaml
+
+    flow = load_flow(path, default_locales_dir(path))
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / f"{flow.id}.yaml").write_text(flow_yaml(flow.spec, "x.xlsx"), "utf-8")
+    for lang, table in flow.texts.items():
+        (tmp_path / "locales" / lang).mkdir(parents=True)
+        (tmp_path / "locales" / lang / f"{flow.id}.yaml").write_text(
+            texts_yaml(flow.spec, table, lang), "utf-8"
+        )
+    again = load_flow(tmp_path / "flows" / f"{flow.id}.yaml", tmp_path / "locales")
+    assert again.version == flow.version
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(st.characters(codec="utf-8"), min_size=1))
+def test_any_text_is_written_so_that_yaml_reads_it_back_unchanged(text: str) -> None:
+    import yaml
+
+    from bot.flowtools.yamlout import texts_yaml
+
+    spec = FlowSpec.model_validate({"id": "f", "questions": [{"id": "q", "kind": "text"}]})
+    written = texts_yaml(spec, {"q.prompt": text}, "en")
+    assert yaml.safe_load(written) == {"q.prompt": text}
+
+
 # ---- what pyxform (ODK, KoboToolbox) makes of the export -----------------------------------------
 
 
@@ -158,6 +207,20 @@ def test_pyxform_converts_the_exported_workbook_with_every_question_and_language
     assert 'constraint=". &gt;= 0 and . &lt;= 24"' in xform
     # the one thing pyxform says: it adds an untranslated "other" for or_other questions
     assert all("or_other" in w for w in said), said
+
+
+@pytest.mark.parametrize("path", EVERY_KIND, ids=lambda p: p.stem)
+def test_pyxform_converts_every_kind_we_export(tmp_path: Path, path: Path) -> None:
+    from pyxform.xls2xform import convert
+
+    flow = load_flow(path, default_locales_dir(path))
+    book = tmp_path / "flow.xlsx"
+    write_tables(export_tables(flow), book)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xform = convert(xlsform=str(book), validate=False, warnings=[]).xform
+    for q in flow.questions:
+        assert f'<bind nodeset="/data/{q.id}"' in xform, q.id
 
 
 REAL_FORMS: dict[str, list[str]] = {
@@ -730,6 +793,21 @@ def test_what_does_not_map_is_refused_with_sheet_row_column_and_fix(
     tables: dict[str, Table], problem: str
 ) -> None:
     assert problem in _problems(tables), _problems(tables)
+
+
+def test_a_duplicate_choice_is_named_at_its_own_row() -> None:
+    tables = _form(
+        ("select_one s", "q", "가", "а", "a"),
+        choices=(
+            ("s", "x", "가", "а", "a"),
+            ("s", "y", "나", "б", "b"),
+            ("s", "x", "다", "в", "c"),
+        ),
+    )
+    assert _problems(tables) == [
+        "f.xlsx: choices row 4, column name (B4): q: duplicate choice id 'x'. Fix: remove the "
+        "second 'x' or give it a new id"
+    ]
 
 
 def test_a_group_is_flattened_and_its_relevant_joins_each_question() -> None:

@@ -347,6 +347,7 @@ class _Origin:
 
     question_rows: dict[str, int] = field(default_factory=dict)
     choice_rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    choice_index_rows: dict[tuple[str, int], int] = field(default_factory=dict)
     headers: dict[tuple[str, str, str | None], _Column] = field(default_factory=dict)
 
 
@@ -973,8 +974,9 @@ def _choices_of(
         return
     qid = data["id"]
     data["choices"] = [c.name for c in choices]
-    for choice in choices:
+    for j, choice in enumerate(choices):
         imp.origin.choice_rows.setdefault((qid, choice.name), choice.row)
+        imp.origin.choice_index_rows[(qid, j)] = choice.row
         for lang, label in choice.labels.items():
             imp.texts[lang][f"{qid}.choice.{choice.name}"] = label
 
@@ -1137,8 +1139,7 @@ def _issue(imp: _Importer, issue: FlowIssue, spec: FlowSpec) -> None:
     index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
     qid = spec.questions[index].id if index is not None else issue.where
     if len(loc) > 3 and loc[2] == "choices" and isinstance(loc[3], int):
-        cid = spec.questions[index].choices[loc[3]] if index is not None else ""
-        row = imp.origin.choice_rows.get((qid, cid))
+        row = imp.origin.choice_index_rows.get((qid, loc[3]))
         imp.refuse(
             "choices",
             row,

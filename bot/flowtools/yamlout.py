@@ -44,7 +44,7 @@ def _scalar(value: object) -> str:
     text = str(value)
     if _PLAIN.fullmatch(text) and text not in _YAML_WORDS:
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return _quoted(text)
 
 
 def _flow_value(value: Any) -> str:
@@ -85,9 +85,21 @@ def flow_yaml(spec: FlowSpec, source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_UNPRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]"
+)
+"""What YAML does not allow as written, or reads as a line break inside quotes: escaped."""
+
+
+def _quoted(value: str) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _text(value: str) -> str:
     block_safe = (
         "\n" in value
+        and not _UNPRINTABLE.search(value)
         and not value.startswith((" ", "\n"))
         and value == value.rstrip()
         and all(line == line.rstrip() for line in value.split("\n"))
@@ -96,7 +108,7 @@ def _text(value: str) -> str:
     )
     if block_safe:
         return "|-\n" + "\n".join(f"  {line}" if line else "" for line in value.split("\n"))
-    return json.dumps(value, ensure_ascii=False)
+    return _quoted(value)
 
 
 def texts_yaml(spec: FlowSpec, texts: Mapping[str, str], lang: str) -> str:

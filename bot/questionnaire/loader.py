@@ -908,7 +908,7 @@ def check_flows(paths: Iterable[Path], locales_dir: Path | None = None) -> Check
             problems.append(
                 Problem(
                     flow.source,
-                    None,
+                    _line(_parse(path, construct=False).node, ("id",)),
                     "flow",
                     f"flow id '{flow.id}' is also used by {first_file[flow.id]}",
                     "give one of the two flows a new id (and rename its files)",
