@@ -187,6 +187,39 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
         "invisible control character U+202E in ko",
     ),
     "ui_keys_differ": ("locales/ru/ui.yaml", 1, "ui.button.back", "missing text in ru"),
+    "unquoted_boolean_label": (
+        "locales/en/x.yaml",
+        5,
+        "site.choice.factory",
+        "Yes is written without quotes: other YAML readers (PyYAML's safe_load, editors, "
+        "converters) read it as true/false, not as the word",
+    ),
+    "unquoted_boolean_choice": ("flows/x.yaml", 9, "site", "no is written without quotes"),
+    "yaml_colon_in_text": (
+        "locales/en/x.yaml",
+        6,
+        "-",
+        "YAML syntax error at column 21: ': ' inside a text that is not in quotes",
+    ),
+    "renamed_question": (
+        "flows/x.yaml",
+        11,
+        "site_more.prompt",
+        "question 'site_more' has no texts in ko, ru and en, but the texts of 'site_note' (no "
+        "such question) fit it: was it renamed?",
+    ),
+    "unknown_choice_text_typo": (
+        "locales/ko/x.yaml",
+        5,
+        "site.choice.factroy",
+        "unknown text id: did you mean site.choice.factory? (that text is missing in ko)",
+    ),
+    "unclosed_quote_closed_later": (
+        "locales/ru/x.yaml",
+        3,
+        "-",
+        'the text opened with " at column 14 is not closed on this line, so it runs on to line 6',
+    ),
     "ui_button_too_long": (
         "locales/ko/ui.yaml",
         2,
@@ -204,6 +237,20 @@ EXPECTED: dict[str, tuple[str, int | None, str, str]] = {
 
 # case: the exact fix the problem gives (every problem says how to put it right)
 FIXES: dict[str, str] = {
+    "unquoted_boolean_label": 'write it in quotes: site.choice.factory: "Yes"',
+    "unquoted_boolean_choice": 'write it in quotes: "no"',
+    "yaml_colon_in_text": (
+        'put the whole text in quotes, e.g. key: "Write it: here" (or use |- for a text of '
+        "several lines)"
+    ),
+    "renamed_question": (
+        "rename the texts site_note.* to site_more.* in every language (or the question back to "
+        "'site_note')"
+    ),
+    "unknown_choice_text_typo": "rename it site.choice.factory",
+    "unclosed_quote_closed_later": (
+        'end the text with " on this line (or use |- for a text of several lines)'
+    ),
     "aliases": "write the value out in full instead of &name / *name",
     "bad_condition": "see docs/flows.md, 'Conditions'",
     "bad_kind": "write 'kind: single'",

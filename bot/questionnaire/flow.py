@@ -1208,6 +1208,43 @@ def _everywhere_issues(
     return issues, covered
 
 
+def _misspelling_of(text_id: str, missing: Sequence[str]) -> str | None:
+    """The missing id ``text_id`` misspells: one part differs a little, the rest is the same
+    (``site.choice.factroy`` for ``site.choice.factory``, ``sitee.prompt`` for ``site.prompt``)."""
+    head, _, tail = text_id.rpartition(".")
+    same_head = [m.rpartition(".")[2] for m in missing if m.rpartition(".")[0] == head]
+    guess = closest(tail, same_head)
+    if guess is not None:
+        return f"{head}.{guess}"
+    same_tail = [m.rpartition(".")[0] for m in missing if m.rpartition(".")[2] == tail]
+    guess = closest(head, same_tail)
+    return f"{guess}.{tail}" if guess is not None else None
+
+
+def _misspelt_text_ids(
+    needed: Sequence[str], table: Mapping[str, str], covered: set[str], lang: str
+) -> dict[str, tuple[FlowIssue, str]]:
+    """A text id not needed whose closest match is a needed text missing in the same file:
+    one misspelt key, said once (not as a missing text and an unknown one)."""
+    missing = [t for t in needed if t not in table and t not in covered]
+    needed_set = set(needed)
+    typos: dict[str, tuple[FlowIssue, str]] = {}
+    for text_id in table:
+        if text_id in needed_set or text_id in covered or not missing:
+            continue
+        meant = _misspelling_of(text_id, missing)
+        if meant is not None and meant not in {m for _i, m in typos.values()}:
+            issue = FlowIssue(
+                text_id,
+                f"unknown text id: did you mean {meant}? (that text is missing in {lang})",
+                lang=lang,
+                loc=(text_id,),
+                fix=f"rename it {meant}",
+            )
+            typos[text_id] = (issue, meant)
+    return typos
+
+
 def _missing_text_issues(
     spec: FlowSpec, texts: Mapping[str, Mapping[str, str]], lang: str, covered: set[str]
 ) -> list[FlowIssue]:
@@ -1267,9 +1304,13 @@ def _text_issues(spec: FlowSpec, texts: Mapping[str, Mapping[str, str]]) -> list
                 )
             )
             continue
-        issues += _missing_text_issues(spec, texts, lang, covered)
+        typos = _misspelt_text_ids(needed, table, covered, lang)
+        issues += [issue for issue, _meant in typos.values()]
+        issues += _missing_text_issues(
+            spec, texts, lang, covered | {meant for _issue, meant in typos.values()}
+        )
         for text_id, text in table.items():
-            if text_id in covered:
+            if text_id in covered or text_id in typos:
                 continue
             if text_id not in needed_set:
                 issues.append(_unknown_text_id(spec, lang, text_id))
