@@ -63,6 +63,7 @@ class Report:
     lang: str = "ko"
     report_id: str = ""
     photo: bytes | None = None  # sent as the answer to "evidence"
+    reply_key: str | None = None  # the receipt's reply key (rb-reply-pub-v1:...), if one
 
 
 def _valid_answers(flow: Flow, answers: dict[str, AnswerValue]) -> dict[str, AnswerValue]:
@@ -144,7 +145,12 @@ class Bot:
             await self.store.put_attachment(report_id, slot + 1, envelope)
             slots += [slot, slot + 1]
         manifest = seal_manifest(
-            self.recipients, ctx, slot=1000, status=ReportStatus.COMPLETE, slots=slots
+            self.recipients,
+            ctx,
+            slot=1000,
+            status=ReportStatus.COMPLETE,
+            slots=slots,
+            reply_key=report.reply_key,
         )
         await self.store.close_report(report_id, ReportState.COMPLETE, manifest)
         report.report_id = report_id

@@ -36,6 +36,7 @@ from reportbot_analyst.opening import (
     open_envelope,
     read_record,
 )
+from reportbot_analyst.threads import PostedReply, read_posted
 from reportbot_analyst.verifying import (
     NothingToOpenError,
     ToolkitError,
@@ -80,6 +81,7 @@ class OpenResult:
     not_for_key: int = 0
     files_written: list[Path] = field(default_factory=list)
     flows: dict[tuple[str, str], FlowRecord] = field(default_factory=dict)  # snapshots seen
+    replies: list[PostedReply] = field(default_factory=list)  # analysts' replies posted
     documents: list[dict[str, Any]] = field(default_factory=list)  # reports.jsonl, as written
 
 
@@ -224,6 +226,7 @@ def open_digests(
                 opener.take(envelope, {(digest.seq, digest.day)}, label, outer=True)
     opener.join()
     result.reports = _assemble(opener.records, opener.where, result)
+    result.replies = read_posted(verified.replies, keys, result.notices)
     return result
 
 

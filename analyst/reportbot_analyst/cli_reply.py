@@ -56,7 +56,8 @@ def _read_text_file(path: Path) -> str:
 Examples:
   reportbot analyst reply 3f2a... --text "Thank you. We read it." --key alice.key --opened ~/reports
   reportbot analyst reply 3f2a... --file reply.txt --key alice.key --opened ~/reports
-Then post the reply file it writes in the analyst channel.""",
+Then post the reply file it writes in the analyst channel. With --opened WORKSPACE your own
+copy of the text stays in the workspace: its report page shows what you replied.""",
 )
 @click.argument("report_id")
 @click.option("--text", help="The reply, as it will be shown to the reporter.")
@@ -101,7 +102,12 @@ def reply(
     # Imported here, not at the top: the bot process registers this command too.
     from bot.cli.keys import passphrase_source
     from reportbot_analyst.keys import load_analyst_key
-    from reportbot_analyst.replies import ReplyInputError, reply_key_from_opened, seal_reply
+    from reportbot_analyst.replies import (
+        ReplyInputError,
+        clean_reply_text,
+        reply_key_from_opened,
+        seal_reply,
+    )
 
     report_id = report_id.strip().lower()
     if text is not None and text_file is None:
@@ -123,7 +129,8 @@ def reply(
         analyst = load_analyst_key(
             key_path, passphrase_source(passphrase_file, prompt=f"Passphrase for {key_path}: ")
         )
-        data = seal_reply(analyst, report_id, key, body, day=datetime.now(UTC).date())
+        today = datetime.now(UTC).date()
+        data = seal_reply(analyst, report_id, key, body, day=today)
     except (KeyFileError, ReplyInputError) as exc:
         raise click.ClickException(str(exc)) from None
     target = out_path or Path(f"reply-{report_id[:8]}.bin")
@@ -133,3 +140,19 @@ def reply(
         raise click.ClickException(f"{target}: cannot write ({exc.strerror})") from None
     click.echo(f"reply to report {report_id}, signed by your key {analyst.public.fingerprint}")
     click.echo(f"written to {written}: post this file in the analyst channel (as a file)")
+    if opened_dir is not None and opened_dir.is_dir():
+        from reportbot_analyst.threads import keep_written
+
+        try:
+            kept = keep_written(
+                opened_dir,
+                data,
+                report=report_id,
+                day=today,
+                text=clean_reply_text(body),
+                signer=analyst.key_id,
+            )
+        except OSError as exc:
+            message = f"{opened_dir}: cannot keep your copy ({exc.strerror})"
+            raise click.ClickException(message) from None
+        click.echo(f"your own copy (nobody else can read the reply): {kept}")

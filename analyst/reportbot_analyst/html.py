@@ -6,7 +6,8 @@
   as an inline SVG bar chart;
 - ``html/list.html``: every report in one plain table, to search with the browser (Ctrl+F);
 - ``html/reports/<id>.html``: one report: its answers with the question texts in the analyst's
-  language, its attachments (images shown, every file linked), its follow-ups in order.
+  language, its attachments (images shown, every file linked), and its thread: the reporter's
+  follow-ups and the analysts' replies in order (``thread``; replies: ``threads``).
 
 Nothing in it runs or fetches anything: no script at all, and a Content-Security-Policy that
 forbids scripts, connections, frames, forms and every network source (images and media only
@@ -49,6 +50,8 @@ vertical-align:top}
 dl.answers dt{font-weight:bold;margin-top:.7rem}dl.answers dd{margin-left:1rem;
 white-space:pre-wrap}
 .attachments img{max-width:24rem;max-height:18rem}
+ol.thread li{margin-top:.6rem}ol.thread li.reply{margin-left:2rem;border-left:3px solid #3a6ea5;
+padding-left:.5rem}ol.thread p{margin:.15rem 0;white-space:pre-wrap}
 footer{margin-top:2rem;color:#555;font-size:.85rem}
 """
 
@@ -63,6 +66,38 @@ EXTRA_WORDS: Final[dict[str, dict[str, str]]] = {
         "ko": "이 파일들은 암호를 푼 이야기입니다. 암호화된 디스크에만 두십시오.",
         "ru": "Это расшифрованные рассказы: храните их только на зашифрованном диске.",
         "en": "These are decrypted reports: keep them on an encrypted disk only.",
+    },
+    "thread": {
+        "ko": "추가한 내용과 답장",
+        "ru": "дополнения и ответы",
+        "en": "follow-ups and replies",
+    },
+    "from_reporter": {
+        "ko": "쓴 사람이 추가",
+        "ru": "дополнение автора",
+        "en": "added by the reporter",
+    },
+    "your_reply": {"ko": "나의 답장", "ru": "ваш ответ", "en": "your reply"},
+    "reply_by": {
+        "ko": "분석원의 답장, 열쇠",
+        "ru": "ответ аналитика, ключ",
+        "en": "reply by analyst key",
+    },
+    "not_checked": {
+        "ko": "서명은 여기서 확인하지 않음",
+        "ru": "подпись здесь не проверена",
+        "en": "signature not checked here",
+    },
+    "day_unknown": {"ko": "날자 모름", "ru": "день неизвестен", "en": "day unknown"},
+    "not_posted": {
+        "ko": "채널에서 아직 못 봄",
+        "ru": "ещё не замечен в канале",
+        "en": "not yet seen in the channel",
+    },
+    "sealed_reply": {
+        "ko": "쓴 사람만 읽을수 있게 봉인된 답장입니다",
+        "ru": "ответ запечатан: прочесть его может только автор рассказа",
+        "en": "sealed to the reporter: only they can read it",
     },
     "lang_ko": {"ko": "조선말", "ru": "корейский", "en": "Korean"},
     "lang_ru": {"ko": "로씨야말", "ru": "русский", "en": "Russian"},
@@ -168,6 +203,44 @@ def _charts(
     return charts
 
 
+def thread(doc: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
+    """A report's follow-ups (the reporter's) and analysts' replies, oldest first: each follow-up
+    one entry with what it added in order, each reply one entry with who and what (its text only
+    in the workspace it was written from: it is sealed to the reporter)."""
+    entries: list[dict[str, Any]] = []
+    for fu in doc["followups"]:
+        entries.append(
+            {
+                "kind": "followup",
+                "when": min(fu["days"], default=""),
+                "day": " ".join(fu["days"]),
+                "who": _w("from_reporter", lang),
+                "note": "",
+                "texts": [item["text"] for item in fu["items"]],
+            }
+        )
+    for reply in doc.get("replies", []):
+        who = _w("your_reply", lang) if reply["by_you"] else f"{_w('reply_by', lang)} {reply['by']}"
+        entries.append(
+            {
+                "kind": "reply",
+                "when": reply["day"] or "~",  # a day unknown: after the known ones
+                "day": reply["day"] or _w("day_unknown", lang),
+                "who": who,
+                "note": " · ".join(
+                    _w(key, lang)
+                    for key, shown in (
+                        ("not_posted", not reply["posted"]),
+                        ("not_checked", not reply["by_you"]),
+                    )
+                    if shown
+                ),
+                "texts": [reply["text"] or _w("sealed_reply", lang)],
+            }
+        )
+    return sorted(entries, key=lambda e: (e["when"], e["kind"] == "reply"))
+
+
 def _is_image(mime: str) -> bool:
     return mime in ("image/jpeg", "image/png", "image/webp")
 
@@ -205,8 +278,8 @@ def write_html(
             "lang",
             "flow_version",
             "attachments",
-            "followups",
             "bytes",
+            "thread",
         )
     }
     common = {"lang": lang, "csp": csp(CSS), "css": CSS, "words": words}
@@ -269,11 +342,6 @@ def write_html(
                 *(a for fu in doc["followups"] for a in fu["attachments"]),
             ]
         ]
-        followups = [
-            {"day": " ".join(fu["days"]), "text": item["text"]}
-            for fu in doc["followups"]
-            for item in fu["items"]
-        ]
         put(
             f"reports/{doc['report']}.html",
             "report.html",
@@ -285,7 +353,7 @@ def write_html(
             flow_version=doc["flow_version"],
             answers=answers,
             attachments=attachments,
-            followups=followups,
+            thread=thread(doc, lang),
         )
     first_flow = next(iter(flows.values()), None)
     headers += [

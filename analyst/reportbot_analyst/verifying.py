@@ -26,6 +26,7 @@ from bot.sealing.envelope import (
     verify_digest,
 )
 from bot.sealing.keys import BotVerifyKey
+from reportbot_analyst.threads import reply_name
 
 
 class ToolkitError(Exception):
@@ -60,6 +61,7 @@ class FileOutcome:
 class VerifyResult:
     outcomes: list[FileOutcome] = field(default_factory=list)
     envelopes: dict[bytes, bytes] = field(default_factory=dict)  # blob hash -> envelope file
+    replies: dict[str, bytes] = field(default_factory=dict)  # reply name -> analyst's reply file
     notices: list[str] = field(default_factory=list)
     missing: list[tuple[int, int]] = field(default_factory=list)
 
@@ -137,6 +139,7 @@ def verify_files(
         try:
             data = _read_file(path)
             if data[:4] == REPLY_MAGIC:
+                result.replies[reply_name(data)] = data
                 result.outcomes.append(FileOutcome(path, "other", "an analyst's reply"))
                 continue
             if data[:4] == ENVELOPE_MAGIC:

@@ -12,6 +12,8 @@ Layout (mode 0700, files 0600; keep it on an encrypted disk, it holds decrypted 
 
     digests/000042-<hash>.bin   the signed digests, as posted
     parts/<hash>.bin            documents posted beside a digest (large attachments)
+    replies/<sha256>.bin        analysts' replies posted in the channel (sealed to reporters)
+    replies/written/<sha256>.json  your own copy of each reply written from here (its text)
     flows/<id>-<version>.json   the flow snapshots the digests carried
     ledger.json                 sequence number -> digest hash, per bot key
     bot.pub                     the bot key the digests were first verified with
@@ -28,6 +30,7 @@ from typing import Final
 from bot.sealing.keys import BOT_PUB_FILE, BotVerifyKey
 from reportbot_analyst.ledger import read_ledger, write_ledger
 from reportbot_analyst.private import private_dir, write_private
+from reportbot_analyst.threads import REPLIES_DIR
 from reportbot_analyst.verifying import VerifyResult, format_ranges, verify_files
 
 DIGESTS_DIR: Final = "digests"
@@ -83,6 +86,13 @@ class Workspace:
             target = self.path / PARTS_DIR / f"{digest_hash.hex()}.bin"
             if not target.exists():
                 write_private(target, data)
+        if verified.replies:
+            private_dir(self.path)
+            private_dir(self.path / REPLIES_DIR)
+        for name, data in verified.replies.items():
+            target = self.path / REPLIES_DIR / f"{name}.bin"
+            if not target.exists():
+                write_private(target, data)
         digests = [o.digest for o in new if o.digest is not None]
         if digests:
             write_ledger(self.path, self.verify_key, digests)
@@ -97,9 +107,9 @@ class Workspace:
             write_private(target, (self.verify_key.token() + "\n").encode("ascii"))
 
     def files(self) -> list[Path]:
-        """Every digest and separate document the workspace holds, digests in sequence order."""
+        """Every digest, separate document and reply the workspace holds, digests in order."""
         out: list[Path] = []
-        for folder in (DIGESTS_DIR, PARTS_DIR):
+        for folder in (DIGESTS_DIR, PARTS_DIR, REPLIES_DIR):
             where = self.path / folder
             if where.is_dir():
                 out += sorted(p for p in where.iterdir() if p.suffix == ".bin")

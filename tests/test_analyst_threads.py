@@ -1,0 +1,142 @@
+"""A report's thread in the workspace: the reporter's follow-ups and the analysts' replies.
+
+Failures blocked: replies posted in the channel invisible to every analyst (the toolkit skipped
+them), so nobody knows a reporter was already answered, or by whom; the author's own words lost
+once the reply is sealed to the reporter; a forged reply claiming an analyst's key shown as
+theirs; an analyst's text running as HTML on the report page.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from click.testing import CliRunner, Result
+from nacl.public import PrivateKey
+
+from bot.cli import keys as cli_keys
+from bot.receipts.derivation import reply_key_token
+from bot.sealing.keys import Recipients, write_public_file
+from reportbot_analyst import cli as cli_analyst
+from reportbot_analyst.keys import AnalystSecretKey, new_analyst_key
+from reportbot_analyst.replies import seal_reply
+from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, shipped_flow
+
+ALICE_SAYS = "<b>고맙습니다.</b> 읽었습니다 <script>alert(1)</script>"
+
+
+def _cli() -> click.Group:
+    group = click.Group("reportbot")
+    cli_keys.register(group)
+    cli_analyst.register(group)
+    return group
+
+
+def _run(*args: str | Path) -> Result:
+    result = CliRunner().invoke(_cli(), [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+async def test_replies_posted_in_the_channel_are_threaded_with_the_follow_ups(
+    tmp_path: Path,
+) -> None:
+    alice, alice_file, _ = new_analyst_key(tmp_path / "keys", "alice", None, limits="min")
+    bob = AnalystSecretKey.generate()
+    bot = Bot(Recipients([alice.public, bob.public]), tmp_path / "data")
+    write_public_file(tmp_path / "keys" / "bot.pub", bot.signing.public.token())
+    bot.run([shipped_flow()])
+    reporter = PrivateKey.generate()  # the reply key derived from the reporter's receipt code
+    reply_key = reply_key_token(bytes(reporter.public_key))
+    report = await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, reply_key=reply_key))
+    await bot.followup(report, [{"text": "사장이 또 왔다"}], shipped_flow())
+    channel = tmp_path / "channel"
+    await bot.digest(channel)
+    ws = tmp_path / "ws"
+    opening = ("analyst", "open", channel, "--key", alice_file, "--out", ws, "--no-progress")
+    assert _run(*opening, "--lang", "ko").exit_code == 0
+
+    # Alice replies from her workspace and posts the file; a second reply is not posted yet.
+    replied = _run(
+        *("analyst", "reply", report, "--text", ALICE_SAYS, "--key", alice_file),
+        *("--opened", ws, "--out", channel / "reply-alice.bin"),
+    )
+    assert replied.exit_code == 0, replied.output
+    assert "your own copy" in replied.stdout
+    later = _run(
+        *("analyst", "reply", report, "--text", "내일 또 씁니다", "--key", alice_file),
+        *("--opened", ws, "--out", tmp_path / "not-posted.bin"),
+    )
+    assert later.exit_code == 0, later.output
+    # Bob replies from his own machine; someone posts an altered copy of Alice's reply.
+    today = datetime.now(UTC).date()
+    (channel / "reply-bob.bin").write_bytes(
+        seal_reply(bob, report, reply_key, "Bob's words", day=today)
+    )
+    altered = bytearray((channel / "reply-alice.bin").read_bytes())
+    altered[60] ^= 1
+    (channel / "reply-altered.bin").write_bytes(bytes(altered))
+
+    result = _run(*opening, "--lang", "ko", "--html")
+    assert result.exit_code == 0, result.output
+    [warning] = result.stderr.splitlines()  # the altered copy, and nothing else
+    assert "claims your key but its signature does not verify" in warning
+    [doc] = [
+        d
+        for d in map(json.loads, (ws / "reports.jsonl").read_text("utf-8").splitlines())
+        if d["report"] == report
+    ]
+    replies = [{k: r[k] for k in ("by", "by_you", "text", "posted", "day")} for r in doc["replies"]]
+    assert replies == [
+        {
+            "by": alice.key_id.hex(),
+            "by_you": True,
+            "text": "<b>고맙습니다.</b> 읽었습니다 <script>alert(1)</script>",
+            "posted": True,
+            "day": today.isoformat(),
+        },
+        {
+            "by": alice.key_id.hex(),
+            "by_you": True,
+            "text": "내일 또 씁니다",
+            "posted": False,
+            "day": today.isoformat(),
+        },
+        {"by": bob.key_id.hex(), "by_you": False, "text": None, "posted": True, "day": None},
+    ]
+    # The report page threads them: the follow-up, Alice's replies, then Bob's (day unknown).
+    page = (ws / "html" / "reports" / f"{report}.html").read_text("utf-8")
+    thread = page[page.index('<ol class="thread">') :]
+    order = [
+        thread.index("사장이 또 왔다"),
+        thread.index("&lt;b&gt;고맙습니다.&lt;/b&gt;"),
+        thread.index("내일 또 씁니다"),
+        thread.index(bob.key_id.hex()),
+    ]
+    assert order == sorted(order)
+    assert "<b>" not in page
+    assert "<script>" not in page
+    assert "쓴 사람만 읽을수 있게 봉인된 답장입니다" in thread  # Bob's text: sealed, not shown
+    assert "채널에서 아직 못 봄" in thread  # the reply not posted yet
+    # Bob's workspace sees both posted replies, his own as his.
+    bob_file = tmp_path / "keys" / "bob.key"
+    from reportbot_analyst.keys import analyst_key_file_bytes
+
+    bob_file.write_bytes(analyst_key_file_bytes(bob, None))
+    bob_file.chmod(0o600)
+    bob_ws = tmp_path / "bob-ws"
+    opened = _run("analyst", "open", channel, "--key", bob_file, "--out", bob_ws, "--no-progress")
+    assert opened.exit_code == 0, opened.output
+    [bob_doc] = [
+        d
+        for d in map(json.loads, (bob_ws / "reports.jsonl").read_text("utf-8").splitlines())
+        if d["report"] == report
+    ]
+    # Bob cannot check Alice's signature (he holds no key of hers): both files that claim it
+    # are listed as not checked; the bot checks every signer before a reporter sees a reply.
+    assert sorted((r["by"], r["by_you"]) for r in bob_doc["replies"]) == sorted(
+        [(alice.key_id.hex(), False), (alice.key_id.hex(), False), (bob.key_id.hex(), True)]
+    )
+    assert all(r["text"] is None for r in bob_doc["replies"])
