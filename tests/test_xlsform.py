@@ -778,6 +778,27 @@ def test_a_small_form_with_every_mapped_column_imports() -> None:
             "(ko and en have it). Fix: add 'q.prompt: ...'",
         ),
         (
+            _form(("select_one s", "q", "가", "а", "a"), choices=(("s", "2022", "가", "а", "a"),)),
+            "f.xlsx: choices row 2, column name (B2): q: '2022' cannot be a choice id (lowercase "
+            "letters, digits and _, starting with a letter; answers are kept under it). Fix: "
+            "write c_2022",
+        ),
+        (
+            _form(("note", "q", "가", "а", "a", "yes"), headers=("required",)),
+            "f.xlsx: survey row 2, column required (F2): q: an info screen has no answer to "
+            "require. Fix: leave required empty for this kind",
+        ),
+        (
+            _form(("text", "q", "가", "а", "a", '{"max_lenght": 5}'), headers=("reportbot",)),
+            "f.xlsx: survey row 2, column reportbot (F2): q: reportbot has no question field "
+            "'max_lenght': did you mean 'max_length'? Fix: write 'max_length'",
+        ),
+        (
+            _form(("integer", "q", "가", "а", "a", ". >= 10 and . <= 1"), headers=("constraint",)),
+            "f.xlsx: survey row 2, column constraint (F2): q: a number question needs min <= max. "
+            "Fix: write the smaller number first: . >= A and . <= B",
+        ),
+        (
             _form(("geopoint", "where", "가", "а", "a")),
             "f.xlsx: survey row 2, column type (A2): where: type 'geopoint': reportbot never asks "
             "for a location by GPS (docs/flows.md, place). Fix: delete the row",
@@ -917,3 +938,26 @@ def test_the_worked_example_of_docs_flows_md(in_tmp: Path) -> None:
     [asked] = [o for o in out if isinstance(o, engine.Prompt)]
     assert asked.qid == "overtime_paid"
     assert flow.texts["ko"][asked.prompt_id] == "연장작업에 대한 로임을 받습니까?"
+
+
+def test_import_dry_run_checks_and_says_what_would_change_but_writes_nothing(
+    in_tmp: Path,
+) -> None:
+    shutil.copytree(PROJECT / "flows", in_tmp / "flows")
+    shutil.copytree(PROJECT / "locales", in_tmp / "locales")
+    before = (in_tmp / "flows" / "worker_report.yaml").read_bytes()
+    runner = CliRunner()
+    assert runner.invoke(_cli(), ["flows", "export"]).exit_code == 0
+    dry = runner.invoke(_cli(), ["flows", "import", "worker_report.xlsx", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    version = _shipped().version
+    assert dry.stdout.splitlines() == [
+        f"worker_report: version {version} -> {version}",
+        "no changes",
+        "would write flows/worker_report.yaml",
+        "would write locales/ko/worker_report.yaml",
+        "would write locales/ru/worker_report.yaml",
+        "would write locales/en/worker_report.yaml",
+        f"ok  worker_report  version {version}  35 questions",
+    ]
+    assert (in_tmp / "flows" / "worker_report.yaml").read_bytes() == before

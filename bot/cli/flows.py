@@ -214,14 +214,21 @@ def export(flow: str | None, output: Path | None, force: bool, locales_dir: Path
     is_flag=True,
     help="Replace the flow's files if they exist (flows diff's words are printed first).",
 )
-def import_(form: Path, flows_dir: Path, locales_dir: Path | None, force: bool) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Map and check the workbook and say what would change; write nothing.",
+)
+def import_(
+    form: Path, flows_dir: Path, locales_dir: Path | None, force: bool, dry_run: bool
+) -> None:
     """Write a flow (flows/<form_id>.yaml and locales/<lang>/<form_id>.yaml) from the XLSForm
     FORM. Anything that does not map is refused with its sheet, row and column, and nothing is
     written; what was changed on the way (a group flattened) is said."""
     from bot.flowtools.importing import import_form
 
     texts_dir = locales_dir or flows_dir.parent / "locales"
-    lines, problems, written = import_form(form, flows_dir, texts_dir, force=force)
+    lines, problems, written = import_form(form, flows_dir, texts_dir, force=force, dry_run=dry_run)
     for line in lines:
         click.echo(line)
     for line in problems:

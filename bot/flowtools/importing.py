@@ -32,9 +32,10 @@ def _existing(path: Path, locales_dir: Path) -> Flow | None:
 
 
 def import_form(
-    form: Path, flows_dir: Path, locales_dir: Path, *, force: bool
+    form: Path, flows_dir: Path, locales_dir: Path, *, force: bool, dry_run: bool = False
 ) -> tuple[list[str], list[str], list[str]]:
-    """Notes, problems and what was written (one line each); nothing is written on a problem."""
+    """Notes, problems and what was written (one line each); nothing is written on a problem,
+    nor with ``dry_run`` (which says what would change and be written)."""
     try:
         imported = read_form(form)
     except WorkbookError as exc:
@@ -49,9 +50,13 @@ def import_form(
     target = flows_dir / f"{flow.id}.yaml"
     text_files = {lang: locales_dir / lang / f"{flow.id}.yaml" for lang in LANGUAGES}
     present = [p for p in (target, *text_files.values()) if p.exists()]
+    old = _existing(target, locales_dir) if present else None
+    changes = flow_diff(old, flow) if old is not None else []
+    if dry_run:
+        would = [f"would write {path}" for path in (target, *text_files.values())]
+        ok = f"ok  {flow.id}  version {flow.version}  {len(flow.questions)} questions"
+        return [*notes, *changes], [], [*would, ok]
     if present and not force:
-        old = _existing(target, locales_dir)
-        changes = flow_diff(old, flow) if old is not None else []
         return (
             [*notes, *changes],
             [f"{present[0]}: exists. Fix: add --force to replace the flow's files"],

@@ -1033,33 +1033,78 @@ _FIELD_COLUMNS = {
 }
 
 
+_SPEC_COLUMNS = (
+    # (words of a kind's spec problem, the column to change, how)
+    ("require", "required", "leave required empty for this kind"),
+    ("min <= max", "constraint", "write the smaller number first: . >= A and . <= B"),
+    ("choices", "type", "use select_one or select_multiple with a choice list, or another type"),
+    ("'other'", "type", "remove or_other, or make it a select_one or select_multiple"),
+    ("accept", "reportbot", 'set {"accept": [...]} only on image, audio, video or file'),
+    ("max_length", "reportbot", "remove max_length, or add or_other"),
+)
+
+
+def _refusal(imp: _Importer, draft: _Draft, error: Mapping[str, Any]) -> None:
+    """A pydantic error on a question, at the cell a maintainer changes, in our words."""
+    loc = [str(p) for p in error["loc"]]
+    row = draft.entry.row.number
+    message = str(error["msg"]).removeprefix("Value error, ")
+    qid = draft.data["id"]
+    if error["type"] == "string_pattern_mismatch" and loc[:1] == ["choices"] and len(loc) > 1:
+        choice_row = imp.origin.choice_index_rows.get((qid, int(loc[1])), row)
+        value = str(error.get("input"))
+        slug = re.sub(r"[^a-z0-9_]+", "_", value.lower()).strip("_")
+        imp.refuse(
+            "choices",
+            choice_row,
+            imp.origin.headers.get(("choices", "name", None)),
+            qid,
+            f"{value!r} cannot be a choice id (lowercase letters, digits and _, starting "
+            "with a letter; answers are kept under it)",
+            f"write {slug if slug[:1].isalpha() else 'c_' + slug}",
+        )
+        return
+    if error["type"] == "extra_forbidden":
+        guess = closest(loc[-1], list(Question.model_fields))
+        hint = f": did you mean '{guess}'?" if guess else ""
+        imp.refuse(
+            "survey",
+            row,
+            imp.origin.headers.get(("survey", "reportbot", None)),
+            qid,
+            f"reportbot has no question field '{loc[-1]}'{hint}",
+            f"write '{guess}'" if guess else "remove it",
+        )
+        return
+    column, fix = (
+        _FIELD_COLUMNS.get(loc[0] if loc else "", "reportbot"),
+        "see docs/flows.md, 'XLSForm'",
+    )
+    if not loc:
+        column, fix = next(
+            ((c, f) for words, c, f in _SPEC_COLUMNS if words in message), ("type", fix)
+        )
+    elif loc[0] == "max_length" and draft.data.get("kind") == "text":
+        column = "constraint"
+    header = imp.origin.headers.get(("survey", column, None)) or _Column(
+        -1, column, column, None, ""
+    )
+    shown = f"{'.'.join(loc)}: {message}" if loc else message
+    imp.refuse("survey", row, header, qid, shown, fix)
+
+
 def _spec(imp: _Importer, flow_id: str, title: str, drafts: Sequence[_Draft]) -> FlowSpec | None:
     questions = []
-    sheet = "survey"
     for draft in drafts:
         try:
             questions.append(Question.model_validate(draft.data))
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
-                loc = [str(p) for p in error["loc"]]
-                column = _FIELD_COLUMNS.get(loc[0] if loc else "", "reportbot")
-                if loc and loc[0] == "max_length" and draft.data.get("kind") == "text":
-                    column = "constraint"
-                header = imp.origin.headers.get((sheet, column, None))
-                message = str(error["msg"]).removeprefix("Value error, ")
-                field_name = ".".join(loc)
-                imp.refuse(
-                    sheet,
-                    draft.entry.row.number,
-                    header,
-                    draft.data["id"],
-                    f"{field_name}: {message}" if field_name else message,
-                    "see docs/flows.md, 'XLSForm'",
-                )
+                _refusal(imp, draft, error)
     if imp.problems:
         return None
     if not questions:
-        imp.refuse(sheet, None, None, "-", "no questions", "add question rows to the survey")
+        imp.refuse("survey", None, None, "-", "no questions", "add question rows to the survey")
         return None
     return FlowSpec(id=flow_id, title=title, questions=questions)
 
