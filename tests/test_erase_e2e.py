@@ -68,11 +68,18 @@ class Bot:
     """One ``reportbot run`` process over a data directory that outlives it."""
 
     def __init__(
-        self, tmp_path: Path, server: FakeBotApiServer, *, shipped_send_limits: bool = False
+        self,
+        tmp_path: Path,
+        server: FakeBotApiServer,
+        *,
+        shipped_send_limits: bool = False,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         """``shipped_send_limits``: the bot's own send limits as shipped (else lifted, so that
-        only what a test is about can slow it)."""
+        only what a test is about can slow it). ``extra_env``: settings on top (cover mode's
+        tests turn the cover on with their codes)."""
         self.shipped_send_limits = shipped_send_limits
+        self.extra_env = dict(extra_env or {})
         self.tmp_path = tmp_path
         self.server = server
         self.data_dir = tmp_path / "data"
@@ -112,6 +119,7 @@ class Bot:
         if self.shipped_send_limits:
             del env["REPORTBOT_SEND_PER_CHAT_PER_SECOND"], env["REPORTBOT_SEND_CHAT_BURST"]
         env.update(_cover_off())
+        env.update(self.extra_env)
         menus = len(self.server.telegram.calls_of("setMyCommands"))
         log = (self.logs / f"run{self.runs}.log").open("wb")
         program = [str(REPORTBOT)]
