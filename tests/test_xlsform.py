@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl import Workbook, load_workbook  # type: ignore[import-untyped]  # no type hints
 
 from bot.cli.flows import register
 from bot.flowtools.expressions import ExpressionError, parse_relevant, write_relevant
@@ -646,6 +647,12 @@ def _form(
     return tables
 
 
+def _with_formula(tables: dict[str, Table], sheet: str, row: int, index: int) -> dict[str, Table]:
+    table = tables[sheet]
+    marked = Table(table.name, table.headers, table.rows, frozenset({(row, index)}))
+    return {**tables, sheet: marked}
+
+
 def _problems(tables: dict[str, Table]) -> list[str]:
     return [str(p) for p in import_tables(tables, "f.xlsx", "f").problems]
 
@@ -740,8 +747,8 @@ def test_a_small_form_with_every_mapped_column_imports() -> None:
             '{"kind": "place"}',
         ),
         (
-            _form(("text", "q", "=A1", "а", "a")),
-            "f.xlsx: survey row 2, column label::Korean (ko) (C2): q: a formula (=A1): reportbot "
+            _with_formula(_form(("text", "q", "=A1", "а", "a")), "survey", 2, 2),
+            "f.xlsx: survey row 2, column label::Korean (ko) (C2): -: a formula (=A1): reportbot "
             "reads what a cell holds as written. Fix: type the value itself",
         ),
         (
@@ -882,8 +889,6 @@ def test_a_damaged_workbook_is_refused_in_one_line(tmp_path: Path) -> None:
 def test_the_worked_example_of_docs_flows_md(in_tmp: Path) -> None:
     """docs/flows.md, "XLSForm": a question added in the spreadsheet, imported, checked, and
     asked after the answer it depends on."""
-    from openpyxl import load_workbook  # type: ignore[import-untyped]  # no type hints
-
     from bot.questionnaire import engine
 
     shutil.copytree(PROJECT / "flows", in_tmp / "flows")
@@ -961,3 +966,29 @@ def test_import_dry_run_checks_and_says_what_would_change_but_writes_nothing(
         f"ok  worker_report  version {version}  35 questions",
     ]
     assert (in_tmp / "flows" / "worker_report.yaml").read_bytes() == before
+
+
+def test_a_text_that_starts_with_equals_is_written_as_text_not_a_formula(tmp_path: Path) -> None:
+    flow = load_flow(EVERY_KIND[0], default_locales_dir(EVERY_KIND[0]))
+    texts = {lang: dict(table) for lang, table in flow.texts.items()}
+    texts["en"]["hours.prompt"] = "= hours a day?"
+    changed = Flow(spec=flow.spec, texts=texts)
+    book = tmp_path / "flow.xlsx"
+    write_tables(export_tables(changed), book)
+    imported = read_form(book)
+    assert imported.problems == ()
+    assert imported.texts["en"]["hours.prompt"] == "= hours a day?"
+
+
+def test_a_formula_in_a_real_workbook_is_refused_at_its_cell(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "survey"
+    sheet.append(["type", "name", "label::English (en)"])
+    sheet.append(["text", "q", "=B2"])
+    book.save(tmp_path / "f.xlsx")
+    [problem] = [p for p in read_form(tmp_path / "f.xlsx").problems if "formula" in p.message]
+    assert str(problem) == (
+        "f.xlsx: survey row 2, column label::English (en) (C2): -: a formula (=B2): reportbot "
+        "reads what a cell holds as written. Fix: type the value itself"
+    )

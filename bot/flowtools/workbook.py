@@ -1,9 +1,10 @@
 """XLSForm workbooks read and written with openpyxl, as :class:`bot.flowtools.xlsform.Table`.
 
-Reading takes what each cell holds as written (a formula stays a formula, so the mapping can
-refuse it instead of trusting a cached value); numbers that are whole read as ``2024``, not
-``2024.0``. Writing gives a plain workbook that Excel, LibreOffice and KoboToolbox open: one
-header row, frozen, and every value as text.
+Reading takes what each cell holds as written (a formula stays a formula and is marked as
+one, so the mapping can refuse it instead of trusting a cached value); numbers that are whole
+read as ``2024``, not ``2024.0``. Writing gives a plain workbook that Excel, LibreOffice and
+KoboToolbox open: one header row, frozen, and every value as text (one that starts with "="
+stays text).
 """
 
 from __future__ import annotations
@@ -78,14 +79,18 @@ def _tables(book: Workbook) -> dict[str, Table]:
     tables = {}
     for sheet in book.worksheets:
         rows = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        formulas: set[tuple[int, int]] = set()
+        for number, cells in enumerate(sheet.iter_rows(), start=1):
             if number > MAX_ROWS:
                 break
-            rows.append((number, tuple(_text(v) for v in values)))
+            rows.append((number, tuple(_text(getattr(c, "value", None)) for c in cells)))
+            formulas.update(
+                (number, i) for i, c in enumerate(cells) if getattr(c, "data_type", None) == "f"
+            )
         while rows and not any(v.strip() for v in rows[-1][1]):
             rows.pop()
         headers = rows[0][1] if rows else ()
-        tables[sheet.title] = Table(sheet.title, headers, tuple(rows[1:]))
+        tables[sheet.title] = Table(sheet.title, headers, tuple(rows[1:]), frozenset(formulas))
     return tables
 
 
@@ -98,9 +103,13 @@ def write_tables(tables: dict[str, Table], path: Path) -> None:
         assert sheet is not None  # noqa: S101 - a new Workbook always has an active sheet
         first = False
         sheet.title = table.name
-        sheet.append(list(table.headers))
-        for _number, values in table.rows:
-            sheet.append([value if value != "" else None for value in values])
+        for row, values in enumerate([table.headers, *(v for _n, v in table.rows)], start=1):
+            for column, value in enumerate(values, start=1):
+                if value == "":
+                    continue
+                cell = sheet.cell(row=row, column=column, value=value)
+                if value.startswith("="):
+                    cell.data_type = "s"  # a text such as "= 5 hours", never a formula
         sheet.freeze_panes = "A2"
         for index in range(1, len(table.headers) + 1):
             sheet.column_dimensions[get_column_letter(index)].width = COLUMN_WIDTH

@@ -132,6 +132,8 @@ class Table:
     name: str
     headers: tuple[str, ...]
     rows: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    formulas: frozenset[tuple[int, int]] = frozenset()
+    """(row number, column index) of the cells that hold a formula, not a value."""
 
 
 def column_letter(index: int) -> str:
@@ -402,7 +404,16 @@ class _Importer:
             cells: dict[tuple[str, str | None], tuple[str, _Column]] = {}
             for column in columns:
                 value = values[column.index] if column.index < len(values) else ""
-                if value.strip():
+                if (number, column.index) in table.formulas:
+                    self.refuse(
+                        table.name,
+                        number,
+                        column,
+                        "-",
+                        f"a formula ({value[:30]}): reportbot reads what a cell holds as written",
+                        "type the value itself",
+                    )
+                elif value.strip():
                     cells[(column.base, column.lang)] = (value, column)
             if cells:
                 rows.append(_Row(number, cells))
@@ -412,18 +423,9 @@ class _Importer:
     def check_cells(self, sheet: str, row: _Row, known: set[str]) -> None:
         if _refused_row(row):
             return  # the row's type is refused: its other cells go with it (one cause, one line)
-        for (base, lang), (value, column) in row.cells.items():
+        for (base, lang), (_value, column) in row.cells.items():
             where = row.get("name") or "-"
-            if value.startswith("="):
-                self.refuse(
-                    sheet,
-                    row.number,
-                    column,
-                    where,
-                    f"a formula ({value[:30]}): reportbot reads what a cell holds as written",
-                    "type the value itself",
-                )
-            elif base not in known:
+            if base not in known:
                 self._unknown_column(sheet, row, column, where, known)
             elif lang == "?":
                 self.by_column(
@@ -616,7 +618,7 @@ def _default_language(imp: _Importer, table: Table) -> None:
 
 def _flow_id(imp: _Importer, settings: Mapping[str, str]) -> str:
     flow_id = settings.get("form_id") or imp.default_id
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", flow_id) and not flow_id.startswith("="):
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", flow_id):
         slug = re.sub(r"[^a-z0-9_]+", "_", flow_id.lower()).strip("_") or "flow"
         slug = slug if slug[0].isalpha() else f"f_{slug}"
         column = imp.origin.headers.get(("settings", "form_id", None))
