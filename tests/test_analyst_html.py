@@ -13,18 +13,24 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from nacl.public import PrivateKey
 
 from bot.cli import keys as cli_keys
 from bot.questionnaire.flow import AnswerValue
+from bot.receipts.derivation import reply_key_token
+from bot.receipts.replies import parse_reply
 from bot.sealing.keys import Recipients, write_public_file
 from reportbot_analyst import cli as cli_analyst
 from reportbot_analyst.keys import new_analyst_key
+from reportbot_analyst.replies import seal_reply
+from reportbot_analyst.threads import keep_written
 from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, png, shipped_flow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +41,10 @@ HOSTILE = (
     "<img src=x onerror=\"document.title='PWNED'\">"
     '<a href="https://example.org/x">click</a> 끝'
 )
+
+FOLLOWUP = "사장이 또 왔다"
+REPLIED = date(2026, 12, 3)
+HOSTILE_REPLY = "<b onclick=\"document.title='PWNED'\">고맙습니다</b>"
 
 pytestmark = [
     pytest.mark.slow,
@@ -98,9 +108,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_public_file(tmp / "keys" / "bot.pub", bot.signing.public.token())
     bot.run([shipped_flow()])
 
+    reply_key = reply_key_token(bytes(PrivateKey.generate().public_key))
+
     async def post() -> None:
         answers: dict[str, AnswerValue] = {**SAMPLE_ANSWERS, "more": {"text": HOSTILE}}
-        await bot.report(Report(shipped_flow(), answers, photo=png()))
+        first = await bot.report(Report(shipped_flow(), answers, photo=png(), reply_key=reply_key))
+        await bot.followup(first, [{"text": FOLLOWUP}], shipped_flow())
+        reply = seal_reply(key, first, reply_key, HOSTILE_REPLY, day=REPLIED)
+        (tmp / "channel").mkdir(parents=True, exist_ok=True)
+        (tmp / "channel" / "reply-1.bin").write_bytes(reply)
         await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, lang="ru"))
         await bot.report(
             Report(shipped_flow(), {**SAMPLE_ANSWERS, "ongoing": {"choice": "stopped"}})
@@ -110,6 +126,16 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     asyncio.run(post())
     group = click_group()
     out = tmp / "ws"
+    # As `analyst reply --opened` leaves it: the author's own copy of the reply's text.
+    reply = (tmp / "channel" / "reply-1.bin").read_bytes()
+    keep_written(
+        out,
+        reply,
+        report=parse_reply(reply).report_id,
+        day=REPLIED,
+        text=HOSTILE_REPLY,
+        signer=key.key_id,
+    )
     args = ["analyst", "open", str(tmp / "channel"), "--key", str(key_file), "--out", str(out)]
     result = CliRunner().invoke(group, [*args, "--lang", "ko", "--html", "--no-progress"])
     assert result.exit_code == 0, result.output
@@ -204,3 +230,18 @@ def test_the_policy_forbids_every_request_and_every_script(workspace: Path) -> N
         assert rules["img-src"] == "'self'"
         assert rules["style-src"].startswith("'sha256-")
         assert not re.search(r'(src|href)="(https?:)?//', raw)
+
+
+def test_the_thread_of_follow_ups_and_replies_renders_with_the_reply_inert(
+    workspace: Path, tmp_path: Path
+) -> None:
+    [page] = [p for p in _pages(workspace) if FOLLOWUP in p.read_text("utf-8")]
+    dom = browser("--dump-dom", page.as_uri(), profile=tmp_path / "p")
+    thread = dom[dom.index('<ol class="thread">') :]
+    # By day: the reply of 2026-12-03, then the follow-up the digest of today carried.
+    assert thread.index(REPLIED.isoformat()) < thread.index(FOLLOWUP)
+    assert "&lt;b onclick=" in thread  # the analyst's words as text, not markup
+    assert "PWNED" not in re.search(r"<title>(.*?)</title>", dom, re.S).group(1)  # type: ignore[union-attr]
+    parsed = Links()
+    parsed.feed(dom)
+    assert parsed.scripts == 0
