@@ -184,3 +184,12 @@ def test_a_renamed_question_is_one_line_that_names_its_old_texts(project: Path) 
         "the texts ongoing.* to still_going.* in every language (or the question back to "
         "'ongoing')"
     ]
+
+
+def test_a_workbook_given_to_flows_check_points_at_the_import(project: Path) -> None:
+    book = project / "form.xlsx"
+    book.write_bytes(b"PK")
+    [problem] = check_paths([book])
+    assert problem.message == "an XLSForm workbook, not a flow file"
+    assert problem.fix.startswith("check it with: reportbot flows import ")
+    assert problem.fix.endswith("form.xlsx --dry-run")

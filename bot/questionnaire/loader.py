@@ -878,6 +878,16 @@ def _flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
             files += found
         elif path.is_file() and path.stem == PHRASEBOOK_STEM:
             continue
+        elif path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            problems.append(
+                Problem(
+                    _display(path),
+                    None,
+                    "-",
+                    "an XLSForm workbook, not a flow file",
+                    f"check it with: reportbot flows import {_display(path)} --dry-run",
+                )
+            )
         elif path.is_file():
             files.append(path)
         else:
