@@ -24,7 +24,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.app import Deps, build_application
-from bot.ops.settings import Settings, SettingsError
+from bot.ops.settings import Settings, SettingsError, load_settings
 from bot.phrasebook import codes as codes_module
 from bot.phrasebook.codes import CodeMatch, EntryCodes, code_problems, deep_link_payload
 from bot.phrasebook.model import CALLBACK_PREFIX
@@ -104,6 +104,14 @@ def test_codes_from_the_environment_are_separated_by_commas_only(
     codes = [c.get_secret_value() for c in settings.entry_codes]
     assert codes == ["blue river 42", "붉은 별 열하나"]
     assert "blue river" not in repr(settings)  # SecretStr: never printed
+
+
+def test_codes_from_a_secret_file_are_one_a_line(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "reportbot_entry_codes").write_text("blue river 42\nold code 7\n", encoding="utf-8")
+    settings = load_settings(env_file=None, secrets_dir=secrets)
+    assert [c.get_secret_value() for c in settings.entry_codes] == ["blue river 42", "old code 7"]
 
 
 def test_a_duress_code_equal_to_an_entry_code_is_refused_without_naming_it() -> None:
