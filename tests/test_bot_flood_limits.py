@@ -7,12 +7,14 @@ shipped defaults of ``Settings`` are used for the limits, not the generous ones 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from bot.ops.settings import Settings
 from bot.questionnaire.flow import Kind
 from handlers.callbacks import Op
+from handlers.private import MAX_QUEUED_UPDATES
 from tests.bot_support import (
     BotHarness,
     current_qid,
@@ -223,3 +225,34 @@ async def test_every_step_of_the_whole_flow_is_one_send_or_one_edit(tmp_path: Pa
         # the end: the answer, the erase in one call, the receipt as the one message left
         assert submitted[0] == "answerCallbackQuery", submitted
         assert [m for m in submitted if m.startswith(("send", "edit"))] == ["sendMessage"]
+
+
+async def test_a_flood_of_presses_at_once_queues_at_most_three_on_the_reporters_lock(
+    tmp_path: Path,
+) -> None:
+    """Updates of one account arriving together (PTB handles up to 32 at once) must not wait on
+    its lock: each waiting one would hold a concurrent-update slot that other reporters need.
+    Beyond three, they are dropped at once, and a button still gets its toast."""
+    async with running_bot(tmp_path) as bot:
+        client = bot.client(language_code="ru")
+        await client.send("/start")
+        await client.click("Русский")
+        [(mid, _, cb)] = [s for s in screen_callbacks(client) if s[2].op is Op.BACK]
+        presses = 40
+        before = len(bot.telegram.calls)
+        # every Bot API call of the handled ones takes a while: the lock stays busy
+        request = bot.app.bot.request
+        delay = getattr(request, "delay", None)
+        assert delay is not None
+        setattr(request, "delay", 0.05)  # noqa: B010 - RecordingRequest's knob
+        try:
+            await asyncio.gather(*(client.press(mid, cb.encode()) for _ in range(presses)))
+        finally:
+            setattr(request, "delay", delay)  # noqa: B010 - likewise
+        calls = bot.telegram.calls[before:]
+        answers = [c for c in calls if c.method == "answerCallbackQuery"]
+        assert len(answers) == presses  # no button spins
+        handled = [c for c in calls if c.method in ("sendMessage", "editMessageText")]
+        assert 1 <= len(handled) <= MAX_QUEUED_UPDATES + 1, len(handled)
+        wait = bot.runtime.renderer.ui_text("ru", "ui.flood.wait_seconds", seconds=1)
+        assert toasts(calls).count(wait) >= presses - MAX_QUEUED_UPDATES - 1
