@@ -80,6 +80,9 @@ COMMANDS = ("start", "language", "help", "safety", "cancel", "panic")
 LAST_WORD_SECONDS = 30.0
 """How long the bot's last line after an erase stays before the bot deletes it too."""
 
+LAST_WORDS_AT_STOP_SECONDS = 5.0
+"""At shutdown, how long the last lines still waiting for their deletion get, together."""
+
 MAX_PROBED_ORPHANS = 50
 """After a restart, how many unclaimed conversations are tried in a newcomer's chat."""
 
@@ -1135,18 +1138,25 @@ class ReporterChats:
 
         The chats cannot be erased now (the bot holds no chat id); their message ids are in the
         store, and the reporter's next message after the restart erases them. Last words whose
-        deletion is pending are deleted now.
+        deletion is pending are deleted then, all at once and for at most
+        :data:`LAST_WORDS_AT_STOP_SECONDS`: the answers come first, and a Telegram that does not
+        answer must not hold the stop past systemd's stop timeout.
         """
-        for task, (bot, chat_id, conv, mid) in list(self._last_words.items()):
-            task.cancel()
-            await self._delete_now(bot, chat_id, conv, mid)
-        self._last_words.clear()
         for key, conv in list(self.conversations.items()):
             self.conversations.pop_key(key)
             await self.save(conv)
             await self._close_unattended(conv)
         if self.receipts is not None:
             await self.receipts.close_all()
+        waiting = list(self._last_words.items())
+        self._last_words.clear()
+        for task, _ in waiting:
+            task.cancel()
+        deletions = [self._delete_now(*held) for _, held in waiting]
+        try:
+            await asyncio.wait_for(asyncio.gather(*deletions), LAST_WORDS_AT_STOP_SECONDS)
+        except TimeoutError:
+            log.warning("last_words_left_at_stop", extra={"fields": {"count": len(waiting)}})
 
     # ==== words ====
     async def _complain(self, turn: Turn, text_id: str, **values: int) -> None:

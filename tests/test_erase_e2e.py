@@ -403,3 +403,52 @@ async def test_the_neutral_line_after_an_exit_is_deleted_soon_and_at_the_next_me
         finally:
             await bot.kill_if_running()
     assert server.telegram.unexpected == []
+
+
+def _systemd_stop_timeout() -> float:
+    unit = Path(__file__).resolve().parent.parent / "deploy" / "reportbot.service"
+    [value] = re.findall(r"^TimeoutStopSec=(\d+)$", unit.read_text(), flags=re.MULTILINE)
+    return float(value)
+
+
+async def test_a_stop_while_telegram_does_not_answer_ends_well_within_systemds_stop_timeout(
+    tmp_path: Path,
+) -> None:
+    """The failure: at SIGTERM the bot deletes the neutral lines still waiting for their time,
+    one after another, each waiting out its read timeout (15 s) when Telegram does not answer
+    (the network is down, Telegram is slow); with four waiting that is systemd's whole stop
+    timeout, so it is killed before the open reports' answers are closed (post_stop never ends).
+    Now the answers are kept first, and the deletions get a few seconds together."""
+    budget = _systemd_stop_timeout() / 3
+    markers = Markers()
+    async with fake_telegram() as server:
+        bot = Bot(tmp_path, server)
+        await bot.start(last_word_seconds=3600)  # every neutral line is still waiting at stop
+        try:
+            for _ in range(5):
+                reporter = Reporter(server, markers.person())
+                await reporter.begin()
+                await walk(reporter.client, {"about": [("choose", "me")]}, stop_at="site")
+                await reporter.client.click("Быстро закрыть")
+                assert reporter.visible() == [NEUTRAL]
+            midway = Reporter(server, markers.person())
+            await midway.begin()
+            await walk(
+                midway.client,
+                {"about": [("choose", "me")], "place": [("text", markers.answer())]},
+                stop_at="hours",
+            )
+            for _ in range(10):  # Telegram takes every delete call and never answers
+                server.stall("deleteMessage", handled=False)
+            started = time.monotonic()
+            assert await bot.stop() == 0
+            took = time.monotonic() - started
+        finally:
+            await bot.kill_if_running()
+    assert took < budget, f"the stop took {took:.1f} s of systemd's {budget * 3:.0f} s"
+    log = (bot.logs / "run1.log").read_text()
+    assert '"event":"bot_stopped"' in log  # post_stop ran to its end
+    async with open_store(bot.data_dir) as store:
+        assert await store.open_reports() == []  # the report in progress was kept, closed
+        assert len(await store.ready_reports()) == 6
+    _assert_no_marker_in_any_file(bot, markers)
