@@ -992,3 +992,84 @@ def test_a_formula_in_a_real_workbook_is_refused_at_its_cell(tmp_path: Path) -> 
         "f.xlsx: survey row 2, column label::English (en) (C2): -: a formula (=B2): reportbot "
         "reads what a cell holds as written. Fix: type the value itself"
     )
+
+
+_CELLS = st.sampled_from(
+    [
+        "",
+        "text",
+        "integer",
+        "decimal",
+        "select_one s",
+        "select_multiple s or_other",
+        "select_one nope",
+        "begin group",
+        "end group",
+        "note",
+        "acknowledge",
+        "image",
+        "calculate",
+        "q",
+        "r",
+        "Bad-Name",
+        "2022",
+        "yes",
+        "${q} = 'x'",
+        "selected(${r}, 'y') or not(${q} != '')",
+        "${q} >= 3",
+        "${q",
+        ". >= 0 and . <= 5",
+        ". >= 5 and . <= 0",
+        "string-length(.) <= 10",
+        '{"kind": "place"}',
+        '{"end_if": {"q": "q", "equals": "x"}}',
+        '{"max_files": 99}',
+        "{",
+        "=A1",
+        "가",
+        "а" * 30,
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    survey=st.lists(st.lists(_CELLS, min_size=9, max_size=9), max_size=6),
+    choices=st.lists(st.lists(_CELLS, min_size=5, max_size=5), max_size=4),
+)
+def test_any_workbook_is_imported_or_refused_never_a_traceback(
+    survey: list[list[str]], choices: list[list[str]]
+) -> None:
+    headers = (
+        "type",
+        "name",
+        "label::Korean (ko)",
+        "label::Russian (ru)",
+        "label::English (en)",
+        "relevant",
+        "constraint",
+        "reportbot",
+        "required",
+    )
+    tables = {
+        "survey": Table("survey", headers, tuple((i, tuple(r)) for i, r in enumerate(survey, 2))),
+        "choices": Table(
+            "choices",
+            (
+                "list_name",
+                "name",
+                "label::Korean (ko)",
+                "label::Russian (ru)",
+                "label::English (en)",
+            ),
+            tuple((i, ("s", *r[1:])) for i, r in enumerate(choices, 2)),
+        ),
+        "settings": _form()["settings"],
+    }
+    imported = import_tables(tables, "f.xlsx", "f")
+    if imported.spec is None:
+        assert imported.problems
+        assert all(p.message and p.fix for p in imported.problems)
+    else:
+        assert imported.problems == ()
+        Flow(spec=imported.spec, texts=imported.texts)  # what is accepted passes every rule
