@@ -19,7 +19,7 @@ from bot.questionnaire.flow import AnswerValue
 from bot.sealing.keys import Recipients
 from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.toolkit import FlowCatalog, open_digests, write_output
-from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, png, shipped_flow
+from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, edited_flow, png, shipped_flow
 from tests.sealing_support import read_table
 
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -203,3 +203,43 @@ async def test_the_html_report_in_korean_or_russian_shows_no_english_word(
         if found:
             leaks[page.name] = found
     assert leaks == {}
+
+
+@pytest.mark.parametrize("lang", ["ko", "ru"])
+async def test_the_codebook_has_every_language_and_version_and_speaks_the_analysts(
+    tmp_path: Path, lang: str
+) -> None:
+    """One line per CSV column with its ids, its label in ko, ru and en, and both flow versions
+    the table merges; the rest in the analyst's language (its kind column said "single",
+    "consent", "number" in every language)."""
+    import csv
+
+    old, new = shipped_flow(), edited_flow(shipped_flow())
+    key = AnalystSecretKey.generate()
+    bot = Bot(Recipients([key.public]), tmp_path / "data")
+    bot.run([old])
+    await bot.report(Report(old, SAMPLE_ANSWERS))
+    files = await bot.digest(tmp_path / "channel")
+    bot.run([new])
+    await bot.report(Report(new, SAMPLE_ANSWERS, lang="ru"))
+    files += await bot.digest(tmp_path / "channel")
+    result = open_digests(files, [key], bot.signing.public)
+    out = tmp_path / "ws"
+    write_output(result, out, FlowCatalog(), lang, bot.signing.public)
+    head, *lines = list(
+        csv.reader(io.StringIO((out / "codebook-worker_report.csv").read_text("utf-8-sig")))
+    )
+    headers, _ = read_table(out)
+    assert [line[1] for line in lines] == headers  # one line per column, in order
+    at = {name: head.index(name) for name in head}
+    label = {
+        lg: next(i for i, h in enumerate(head) if h.endswith(f"({lg})"))
+        for lg in ["ko", "ru", "en"]
+    }
+    for line in lines:
+        assert all(line[label[lg]] for lg in label), line  # a label in every language
+        assert set(line[-1].split()) == {old.version, new.version}
+        own = [v for i, v in enumerate(line) if i in (at[head[1]], at[head[4]], label[lang])]
+        assert [v for v in own if _english(v, lang)] == [], line
+    hours = next(line for line in lines if line[2] == "hours")
+    assert hours[label["ko"]] == new.text("ko", "hours.prompt").strip().splitlines()[0]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reportbot_analyst.tables import Cell, Table
-from reportbot_analyst.vocabulary import word
+from reportbot_analyst.vocabulary import WORDS, word
 
 LANGS = ("ko", "ru", "en")
 
@@ -42,6 +42,11 @@ def csv_bytes(table: Table) -> bytes:
     for row in table.rows:
         writer.writerow([spreadsheet_safe(v) for v in row])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _kind(kind: str, lang: str) -> str:
+    """A column's kind in ``lang`` ("0/1" for a multi-select's option; none for ours)."""
+    return word(f"kind_{kind}", lang) if f"kind_{kind}" in WORDS else kind
 
 
 def codebook_rows(table: Table, lang: str) -> list[list[Cell]]:
@@ -63,7 +68,7 @@ def codebook_rows(table: Table, lang: str) -> list[list[Cell]]:
                 column.header,
                 column.question or column.key,
                 column.choice,
-                column.kind,
+                _kind(column.kind, lang),
                 *(column.labels.get(lg, "") for lg in LANGS),
                 versions,
             ]

@@ -51,6 +51,14 @@ WORDS: Final[dict[str, dict[str, str]]] = {
     "label": {"ko": "표시", "ru": "подпись", "en": "label"},
     "versions": {"ko": "질문지 판", "ru": "версии анкеты", "en": "flow versions"},
     "value": {"ko": "값", "ru": "значение", "en": "value"},
+    # Codebook: the kind of each column (a multi-select's options are "0/1")
+    "kind_consent": {"ko": "동의", "ru": "согласие", "en": "consent"},
+    "kind_single": {"ko": "하나 고름", "ru": "один вариант", "en": "one choice"},
+    "kind_text": {"ko": "글", "ru": "текст", "en": "text"},
+    "kind_number": {"ko": "수", "ru": "число", "en": "number"},
+    "kind_date": {"ko": "년월", "ru": "дата", "en": "date"},
+    "kind_place": {"ko": "곳", "ru": "место", "en": "place"},
+    "kind_media": {"ko": "파일", "ru": "файлы", "en": "files"},
     "reports_sheet": {"ko": "이야기", "ru": "рассказы", "en": "reports"},
     "codebook_sheet": {"ko": "코드표", "ru": "кодовая книга", "en": "codebook"},
 }
