@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from bot.questionnaire.flow import LANGUAGES, FlowSpec, Kind
 
@@ -104,7 +105,16 @@ def _read_table(path: Path) -> dict[str, str]:
 
 
 def _spec() -> FlowSpec:
-    return FlowSpec.model_validate(yaml.safe_load(FLOW_FILE.read_text(encoding="utf-8")))
+    """The structure as a second, ordinary YAML reader (PyYAML's safe_load) sees it: it must
+    mean what the bot's strict reader makes of it (a bare ``no`` would be False here)."""
+    try:
+        return FlowSpec.model_validate(yaml.safe_load(FLOW_FILE.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        pytest.fail(
+            f"{FLOW_FILE.name} reads differently in PyYAML's safe_load ({exc.error_count()} "
+            "errors): run `reportbot flows check`, which names the line and the fix",
+            pytrace=False,
+        )
 
 
 def _flow_texts(lang: str) -> dict[str, str]:
