@@ -29,6 +29,7 @@ from tests.bot_support import (
     LOCALES,
     BotHarness,
     running_bot,
+    shipped_flow,
     shipped_phrasebook,
     shipped_ui,
 )
@@ -163,6 +164,9 @@ async def test_a_flooding_stranger_sees_only_the_phrasebooks_slow_down(tmp_path:
 
 THE_WAY_OUT = (
     "ui.done.thanks",
+    "ui.cancel.sent",
+    "ui.followup.sent",
+    "ui.followup.nothing_added",
     "ui.done.receipt_cover",
     "ui.button.kept_it",
     "ui.button.exit",
@@ -178,6 +182,9 @@ THE_WAY_OUT = (
 def test_the_texts_left_after_a_report_hold_no_forbidden_word(lang: str) -> None:
     ui = shipped_ui()[lang]
     assert forbidden_in(ui[text_id] for text_id in THE_WAY_OUT) == {}
+    ends = {k: v for k, v in shipped_flow().texts[lang].items() if k.endswith(".end")}
+    assert ends, "the flow has no ending texts: the check would prove nothing"
+    assert forbidden_in(ends.values()) == {}  # a flow's early end stays like the thanks
 
 
 def test_the_entry_code_of_the_tests_is_no_phrasebook_word() -> None:

@@ -30,7 +30,7 @@ from tests.bot_support import (
 )
 from tests.botclient import ReporterClient
 from tests.cover_support import not_phrasebook, phrasebook_screens_with_buttons
-from tests.receipts_support import receipt_bot, receipt_message_id
+from tests.receipts_support import receipt_bot, receipt_message_id, shown_code
 
 BOOK = shipped_phrasebook()
 LAST_WORD = 0.05
@@ -196,3 +196,31 @@ async def test_the_cover_explanation_names_its_limits(lang: str, tmp_path: Path)
         knows = {"ko": "이미 아는 사람", "ru": "уже знает", "en": "already knows"}[lang]
         assert knows in text  # someone who knows is not fooled
         assert knows in bot.ui(lang, "ui.consent.cover")
+
+
+async def test_a_follow_up_in_cover_mode_is_reached_with_the_entry_code_and_ends_in_the_phrasebook(
+    tmp_path: Path,
+) -> None:
+    async with receipt_bot(tmp_path, **COVER_ON) as rb:
+        rb.harness.runtime.chats.last_word_seconds = LAST_WORD
+        client = rb.client(language_code="ru")
+        await into_report(client, stop_at="")
+        await walk(client, {})
+        await tap(client, Op.SUBMIT)
+        code = shown_code(client)
+        await client.click("Код сохранён")
+        await client.send("/followup")  # no such command outside a report
+        assert client.last_text() == pb("ru", "pb.home")
+        await enter(client)
+        await client.click(rb.ui("ru", "ui.button.reported_before"))
+        await client.send(code.display())
+        await client.send("Бригадир забрал паспорт")
+        await tap(client, Op.FOLLOWUP_SEND)
+        await settle(rb.harness)
+        assert_phrasebook_only(client)
+        await enter(client)
+        await client.click(rb.ui("ru", "ui.button.reported_before"))
+        await client.send("/start")  # leaving the follow-up: a new report, still inside
+        assert client.labels()[:1] == ["Русский"]
+        await client.click("Быстро закрыть")
+        assert_phrasebook_only(client)
