@@ -17,6 +17,7 @@ normal routine of opening everything again.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import pty
@@ -24,7 +25,9 @@ import re
 import select
 import shlex
 import shutil
+import struct
 import sys
+import termios
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -150,6 +153,8 @@ def _at_terminal(
     pid, fd = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal
         try:
+            # A terminal has a size (a fresh pty is 0x0: tqdm would draw an empty bar).
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
             os.chdir(cwd)
             os.execve(argv[0], list(argv), env)  # noqa: S606 - the analyst's command, no shell
         finally:
@@ -319,6 +324,7 @@ def test_a_new_analyst_follows_setup_md_from_install_to_the_html_report(tmp_path
     opened = home.run(page.open, passphrase=PASSPHRASE)
     assert opened.status == 0, opened.output
     assert "added 3 new digest(s) (#1-#3), 0 already in the workspace" in opened.output
+    assert re.search(r"opening: +\d+%\|", opened.output)  # the progress bar, at a terminal
     assert [line for line in opened.lines if "warning" in line or "ALARM" in line] == []
     workspace = home.path / "reports"
     docs = [json.loads(line) for line in (workspace / "reports.jsonl").read_text().splitlines()]

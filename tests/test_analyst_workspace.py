@@ -147,7 +147,9 @@ def desk(tmp_path: Path) -> Desk:
     return Desk(key, key_file, bot)
 
 
-def open_cli(cli: click.Group, desk: Desk, out: Path, *inputs: Path, lang: str = "ko") -> Result:
+def open_cli(
+    cli: click.Group, desk: Desk, out: Path, *inputs: Path | str, lang: str = "ko"
+) -> Result:
     result = CliRunner().invoke(
         cli,
         [
@@ -377,3 +379,30 @@ async def test_verify_with_the_workspace_needs_no_bot_key_and_fails_while_a_dige
         "rejected": 0,
         "conflicts": 0,
     }
+
+
+async def test_open_json_is_one_summary_object_a_script_can_read(
+    cli: click.Group, desk: Desk, tmp_path: Path
+) -> None:
+    channel = tmp_path / "channel"
+    files = []
+    for _ in range(3):
+        await desk.bot.report(Report(shipped_flow(), SAMPLE_ANSWERS))
+        files += await desk.bot.digest(channel)
+    files[1].unlink()
+    out = tmp_path / "ws"
+    first = open_cli(cli, desk, out, channel, "--json")
+    assert first.exit_code == 0, first.output
+    [line] = first.stdout.splitlines()
+    summary = json.loads(line)
+    assert {k: summary[k] for k in ("added", "already", "digests", "missing", "reports")} == {
+        "added": [1, 3],
+        "already": 0,
+        "digests": [1, 3],
+        "missing": [2],
+        "reports": 2,
+    }
+    assert (summary["complete"], summary["conflicts"], summary["rejected"]) == (2, 0, 0)
+    assert first.stderr.startswith("warning: missing digests: #2")  # warnings stay on stderr
+    again = json.loads(open_cli(cli, desk, out, channel, "--json").stdout)
+    assert (again["added"], again["already"]) == ([], 2)

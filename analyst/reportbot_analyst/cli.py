@@ -19,7 +19,9 @@ from bot.questionnaire.flow import LANGUAGES
 from bot.sealing.keys import BOT_PUB_FILE, BotVerifyKey, KeyFileError, load_bot_verify_key
 
 if TYPE_CHECKING:
+    from reportbot_analyst.assembly import OpenResult
     from reportbot_analyst.verifying import VerifyResult
+    from reportbot_analyst.workspace import Added
 
 BOT_KEY_ENV = "REPORTBOT_BOT_KEY"
 
@@ -161,6 +163,49 @@ def verify(
         raise click.ClickException(resend_hint(result.missing))
 
 
+def _summary(added: Added, result: OpenResult, out_dir: Path, as_json: bool) -> None:
+    """What one ``open`` did and what the workspace holds: lines, or one JSON object."""
+    held = [d.seq for d in result.verify.accepted]
+    statuses = [r.status for r in result.reports]
+    summary = {
+        "workspace": str(out_dir),
+        "added": added.new,
+        "already": len(added.verify.seen) + len(added.verify.duplicates),
+        "digests": held,
+        "missing": [n for a, b in result.verify.missing for n in range(a, b + 1)],
+        "reports": len(result.reports),
+        **{status: statuses.count(status) for status in ("complete", "interrupted", "unclosed")},
+        "attachments": sum(len(r.attachments) for r in result.reports),
+        "duplicate_records": result.duplicate_records,
+        "replaced_answers": result.superseded,
+        "not_for_your_keys": result.not_for_key,
+        "conflicts": len(added.verify.conflicts),
+        "rejected": len(added.verify.rejected),
+    }
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    click.echo(
+        f"added {len(added.new)} new digest(s)"
+        + (f" (#{added.new[0]}-#{added.new[-1]})" if added.new else "")
+        + f", {summary['already']} already in the workspace; "
+        f"workspace: {len(held)} digest(s) (#{held[0]}-#{held[-1]}), "
+        f"{len(result.reports)} report(s) ({summary['complete']} complete, "
+        f"{summary['interrupted']} interrupted, {summary['unclosed']} unclosed), "
+        f"{summary['attachments']} attachment(s)"
+    )
+    click.echo(
+        f"dropped: {result.duplicate_records} duplicate record(s), "
+        f"{result.superseded} replaced answer(s)"
+        + (
+            f", {result.not_for_key} envelope(s) sealed to none of your keys"
+            if result.not_for_key
+            else ""
+        )
+    )
+    click.echo(f"written to {out_dir}")
+
+
 def _report_files(verified: VerifyResult) -> None:
     """Rejected files, conflicts and notices: one line each, on stderr. Seen and duplicate
     digests are the normal routine: counted in the summary, not listed."""
@@ -178,6 +223,7 @@ Examples:
   reportbot analyst open ~/Downloads/Telegram\\ Desktop/ChatExport_2026-12-03 \\
       --key ~/reportbot-keys/alice.key --out ~/reports --lang ko
   reportbot analyst open 000042.bin 000043.bin --key alice.key --out ~/reports --html
+  reportbot analyst open export/ --key alice.key --out ~/reports --json --no-progress
 Open the same export again tomorrow, with more digests: only the new ones are added.""",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -221,6 +267,9 @@ Open the same export again tomorrow, with more digests: only the new ones are ad
 )
 @key_passphrase_file_option
 @click.option("--progress/--no-progress", default=True, help="Progress bar on a terminal.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="The summary as one JSON object (warnings on stderr)."
+)
 def open_cmd(
     files: tuple[Path, ...],
     key_paths: tuple[Path, ...],
@@ -232,6 +281,7 @@ def open_cmd(
     html: bool,
     passphrase_file: Path | None,
     progress: bool,
+    as_json: bool,
 ) -> None:
     """Add digests to the workspace OUT and write every report in it, in your language.
 
@@ -290,28 +340,7 @@ def open_cmd(
         raise click.ClickException(f"{exc.filename or out_dir}: {exc.strerror}") from None
     for notice in result.notices:
         click.echo(f"warning: {notice}", err=True)
-    held = result.verify.accepted
-    statuses = [r.status for r in result.reports]
-    seen = len(added.verify.seen) + len(added.verify.duplicates)
-    click.echo(
-        f"added {len(added.new)} new digest(s)"
-        + (f" (#{added.new[0]}-#{added.new[-1]})" if added.new else "")
-        + f", {seen} already in the workspace; "
-        f"workspace: {len(held)} digest(s) (#{held[0].seq}-#{held[-1].seq}), "
-        f"{len(result.reports)} report(s) ({statuses.count('complete')} complete, "
-        f"{statuses.count('interrupted')} interrupted, {statuses.count('unclosed')} unclosed), "
-        f"{sum(len(r.attachments) for r in result.reports)} attachment(s)"
-    )
-    click.echo(
-        f"dropped: {result.duplicate_records} duplicate record(s), "
-        f"{result.superseded} replaced answer(s)"
-        + (
-            f", {result.not_for_key} envelope(s) sealed to none of your keys"
-            if result.not_for_key
-            else ""
-        )
-    )
-    click.echo(f"written to {out_dir}")
+    _summary(added, result, out_dir, as_json)
     if result.verify.missing:
         click.echo(f"warning: {resend_hint(result.verify.missing)}", err=True)
     if added.verify.conflicts:
