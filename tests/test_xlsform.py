@@ -1073,3 +1073,38 @@ def test_any_workbook_is_imported_or_refused_never_a_traceback(
     else:
         assert imported.problems == ()
         Flow(spec=imported.spec, texts=imported.texts)  # what is accepted passes every rule
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    SOFFICE is None and not os.environ.get("REPORTBOT_OFFICE_REQUIRED"),
+    reason="LibreOffice not installed (apt-get install libreoffice-calc-nogui)",
+)
+def test_libreoffice_opens_the_export_and_what_it_saves_imports_to_the_same_flow(
+    tmp_path: Path,
+) -> None:
+    """The workbook as LibreOffice Calc reads it (to ODS), and as it writes it back (to .xlsx,
+    Excel's format): the flow that comes back is the shipped one, version for version."""
+    import subprocess
+
+    assert SOFFICE is not None, "LibreOffice is required here (REPORTBOT_OFFICE_REQUIRED)"
+    flow = _shipped()
+    write_tables(export_tables(flow), tmp_path / "wr.xlsx")
+    office = [SOFFICE, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/lo"]
+    for source, target in (("wr.xlsx", "ods"), ("wr.ods", "xlsx:Calc MS Excel 2007 XML")):
+        subprocess.run(
+            [*office, "--convert-to", target, "--outdir", str(tmp_path / target[:4]), source],
+            cwd=tmp_path if source == "wr.xlsx" else tmp_path / "ods",
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+        if source == "wr.xlsx":
+            assert (tmp_path / "ods" / "wr.ods").stat().st_size > 0
+    imported = read_form(tmp_path / "xlsx" / "wr.xlsx")
+    assert imported.problems == ()
+    assert imported.spec == flow.spec
+    assert imported.texts == flow.texts
