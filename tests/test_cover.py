@@ -312,6 +312,21 @@ async def test_wrong_codes_are_limited_per_account_and_hour(tmp_path: Path) -> N
         assert on_language_screen(guesser)
 
 
+async def test_entry_attempts_count_against_the_flood_limits(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, **COVER_ON, message_burst=3, messages_per_minute=1) as bot:
+        client = bot.client(language_code="ru")
+        for n in range(3):
+            await client.send(f"guess{n}qqzz")
+        await enter(client)  # over the limit: not even compared, the phrasebook says slow down
+        assert client.last_text() == pb("ru", "pb.slow_down")
+        assert not on_language_screen(client)
+        await enter(client)  # dropped: silence
+        assert not on_language_screen(client)
+        bot.clock.advance(600)
+        await enter(client)
+        assert on_language_screen(client)
+
+
 async def test_phrasebook_searches_do_not_count_as_entry_attempts(tmp_path: Path) -> None:
     async with running_bot(tmp_path, **COVER_ON, entry_attempts_per_hour=2) as bot:
         client = bot.client(language_code="ko")
