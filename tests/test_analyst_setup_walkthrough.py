@@ -1,15 +1,17 @@
 """An acceptance run of docs/setup.md: a new analyst follows its steps, command by command.
 
 The analysts' commands are read from setup.md itself (its ``sh`` blocks and the commands and
-messages it quotes inline), run as written from an analyst's home folder, at a terminal where a
-passphrase is asked: the install from a copy of the repository (deleted before anything else
-runs), the key pair (step 2), the channel proof (step 6), "export the channel, open the export"
-(step 8) on a Telegram Desktop export in its documented layout, the check with ``verify
---workspace``, ``--html``, and the two messages setup.md tells analysts to expect. The bot's side
-(the operator) is this checkout's own code.
+messages it quotes inline), run as written from an analyst's home folder, in a new terminal each
+(a shell that reads ``~/.profile``; a pty where a passphrase is asked): the install from a copy of
+the repository (deleted before anything else runs) and the PATH line setup.md puts in
+``~/.profile``, the key pair (step 2), reading bot.pub's fingerprint (step 3), the channel proof
+(step 6), "export the channel, open the export" (step 8) on a Telegram Desktop export in its
+documented layout, the check with ``verify --workspace``, ``--html``, and the two messages
+setup.md tells analysts to expect. The bot's side (the operator) is this checkout's own code.
 
 Failures blocked: a documented command that does not work as written (``analyst verify EXPORT
---workspace ~/reports`` said "no pinned bot key"); an install that needs the checkout afterwards;
+--workspace ~/reports`` said "no pinned bot key"; ``reportbot`` not found after the install:
+setup.md never said how to put it on the PATH); an install that needs the checkout afterwards;
 a message quoted in setup.md that the toolkit words differently; the replay alarm firing on the
 normal routine of opening everything again.
 """
@@ -71,6 +73,7 @@ def _inline(text: str, start: str) -> str:
 @dataclass(frozen=True)
 class Page:
     install: str
+    path_line: str
     new_key: str
     bot_key_shown: str
     verify_channel: str
@@ -91,6 +94,7 @@ class Page:
 
         return cls(
             install=_inline(text, "sh scripts/install.sh analyst"),
+            path_line=_inline(text, "export PATH="),
             new_key=block("keys new-analyst"),
             bot_key_shown=_inline(text, "reportbot keys show ~/"),
             verify_channel=block("analyst verify-channel"),
@@ -106,31 +110,28 @@ class Page:
 
 
 class Home:
-    """An analyst's home folder and their terminal: commands run as setup.md writes them."""
+    """An analyst's home folder and their terminal: a shell with setup.md's PATH line in their
+    profile, where commands run as setup.md writes them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, profile: str) -> None:
         self.path = path
         self.venv = path / "reportbot-venv"
+        (path / ".profile").write_text(profile + "\n", encoding="utf-8")
 
     def env(self) -> dict[str, str]:
         return {
-            "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin",
+            "PATH": "/usr/bin:/bin",  # nothing of reportbot's until the profile says so
             "HOME": str(self.path),
             "LANG": "C.UTF-8",
             "TERM": "dumb",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
 
-    def argv(self, command: str) -> list[str]:
-        """The command's words, ``~`` as the shell expands it: this home."""
-        return [str(self.path) + a[1:] if a.startswith("~") else a for a in shlex.split(command)]
-
     def run(self, command: str, *, passphrase: str | None = None, timeout: float = 300) -> Typed:
-        """One command at a terminal (a pty), typing the passphrase at every prompt."""
-        argv = self.argv(command)
-        program = shutil.which(argv[0], path=self.env()["PATH"])
-        assert program is not None, f"{argv[0]}: not on the analyst's PATH"
-        return _at_terminal([program, *argv[1:]], self.path, self.env(), passphrase, timeout)
+        """One command in a new terminal (a pty; the login shell reads ~/.profile), typing the
+        passphrase at every prompt."""
+        shell = ["/bin/sh", "-c", f". ~/.profile && exec {command}"]
+        return _at_terminal(shell, self.path, self.env(), passphrase, timeout)
 
 
 @dataclass(frozen=True)
@@ -258,13 +259,13 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_a_new_analyst_follows_setup_md_from_install_to_the_html_report(tmp_path: Path) -> None:
     page = Page.read()
-    home = Home(tmp_path / "home")
-    home.path.mkdir()
+    (tmp_path / "home").mkdir()
+    home = Home(tmp_path / "home", page.path_line)
 
     # Before step 1: the install, from a copy of the repository that is deleted afterwards.
     source = _copy_of_the_repository(home.path / "Downloads" / "reportbot")
     install = _at_terminal(
-        ["/bin/sh", "-c", page.install.replace("~", str(home.path))],
+        ["/bin/sh", "-c", page.install],  # from the copy, as setup.md says; ~ is this home
         source,
         {**os.environ, "HOME": str(home.path), "PYTHON": sys.executable, "PIP_NO_INPUT": "1"},
         None,
