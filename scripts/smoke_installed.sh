@@ -42,6 +42,8 @@ export REPORTBOT_BOT_SIGNING_KEY="$work/keys/bot.key"
 export REPORTBOT_ANALYST_PUBLIC_KEYS="$work/keys/alice.pub"
 export REPORTBOT_FLOW="$work/flows/worker_report.yaml"
 export REPORTBOT_LOCALES_DIR="$work/locales"
+# cover mode is on by default: the health check fails without an entry code (docs/cover.md)
+export REPORTBOT_ENTRY_CODES="smoke test entry 4821"
 export PYTHONDONTWRITEBYTECODE=1
 "$bin/reportbot" doctor --quick --env-file /nonexistent
 "$bin/reportbot" db check --data "$work/data" >/dev/null
