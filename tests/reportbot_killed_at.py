@@ -11,6 +11,11 @@ says why it is done this way).
 POINT is one of :data:`POINTS`; ``LAST_WORD_SECONDS`` replaces
 ``handlers.private.LAST_WORD_SECONDS`` (how long the neutral line stays) for a test that must
 not wait half a minute.
+
+With :data:`DONE_FILE_ENV` set to a path, the id of every update is appended to that file once
+the Application has finished processing it (every Bot API call of that update answered), so a
+test over HTTP knows when the bot is done with what the reporter did instead of guessing from a
+pause in its calls.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 POINTS = ("answers_stored", "receipt_issued", "closed", "receipt_noted")
@@ -26,6 +32,27 @@ POINTS = ("answers_stored", "receipt_issued", "closed", "receipt_noted")
 receipt_issued: the receipt's tag committed, the report still open; closed: the report closed
 (committed), nothing shown; receipt_noted: "sent" shown and its message id committed as kept,
 nothing erased yet."""
+
+
+DONE_FILE_ENV = "TEST_UPDATES_DONE_FILE"
+"""Not a setting of the bot (no REPORTBOT_ prefix; nothing in ``bot/`` reads it)."""
+
+
+def _observe(done: Path) -> None:
+    from telegram.ext import Application
+
+    original = Application.process_update
+
+    async def observed(self: Any, update: object) -> None:
+        try:
+            await original(self, update)
+        finally:
+            update_id = getattr(update, "update_id", None)
+            if update_id is not None:
+                with done.open("a", encoding="ascii") as out:
+                    out.write(f"{update_id}\n")
+
+    Application.process_update = observed  # type: ignore[method-assign]
 
 
 def _kill() -> None:
@@ -69,6 +96,9 @@ def _arm(point: str) -> None:
 
 def main() -> int:
     point, last_word, *rest = sys.argv[1:]
+    done = os.environ.get(DONE_FILE_ENV)
+    if done:
+        _observe(Path(done))
     if point != "-":
         _arm(point)
     if last_word != "-":

@@ -16,7 +16,8 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,9 @@ from storage.sqlite import open_store
 from tests.bot_support import FLOW_PATH, LOCALES, TEST_TOKEN, shipped_ui, tap, walk
 from tests.botclient import FakeTelegram, Person, ReporterClient
 from tests.fake_bot_api_server import FakeBotApiServer
+from tests.reportbot_killed_at import DONE_FILE_ENV
 from tests.storage_support import find_leaks
 
-REPORTBOT = Path(sys.executable).parent / "reportbot"
 KILLED_AT = Path(__file__).with_name("reportbot_killed_at.py")
 pytestmark = pytest.mark.slow
 
@@ -92,12 +93,17 @@ class Bot:
         self.pepper = new_pepper_file(tmp_path / "keys")
         self.proc: asyncio.subprocess.Process | None = None
         self.runs = 0
+        self.done_file = tmp_path / "updates-done"  # ids of the updates the bot has finished
+        self.done_file.touch()
+        _DONE_FILES[server] = self.done_file
 
     async def start(
         self, *, kill_at: str | None = None, last_word_seconds: float | None = None
     ) -> None:
-        """``kill_at``, ``last_word_seconds``: run through tests/reportbot_killed_at.py (the
-        real command line with one store commit that kills the process, or a shorter delay)."""
+        """The real command line, through tests/reportbot_killed_at.py, which writes the id of
+        every update the bot has finished to :attr:`done_file`; ``kill_at``: one store commit
+        kills the process; ``last_word_seconds``: a shorter (or longer) stay of the neutral
+        line."""
         self.runs += 1
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -122,10 +128,9 @@ class Bot:
         env.update(self.extra_env)
         menus = len(self.server.telegram.calls_of("setMyCommands"))
         log = (self.logs / f"run{self.runs}.log").open("wb")
-        program = [str(REPORTBOT)]
-        if kill_at is not None or last_word_seconds is not None:
-            lws = "-" if last_word_seconds is None else str(last_word_seconds)
-            program = [sys.executable, str(KILLED_AT), kill_at or "-", lws]
+        env[DONE_FILE_ENV] = str(self.done_file)
+        lws = "-" if last_word_seconds is None else str(last_word_seconds)
+        program = [sys.executable, str(KILLED_AT), kill_at or "-", lws]
         self.proc = await asyncio.create_subprocess_exec(
             *program,
             "run",
@@ -153,26 +158,12 @@ class Bot:
             await self.proc.wait()
 
 
-async def quiet(
-    server: FakeBotApiServer,
-    action: Awaitable[Any],
-    settle: float = 0.15,
-    *,
-    answered: Callable[[], bool] | None = None,
-) -> None:
-    """Do one thing as the reporter and wait until the bot has stopped answering it.
-
-    ``answered``: what must be true of the calls before quiet counts (the bot's answer to this
-    update has begun). Without it a bot that stores first and sends 0.15 s later (a busy disk,
-    a loaded machine) looked quiet before it said anything: the next step then found an empty
-    screen ("no button 'Русский'; on screen: []") though the screen came a moment later.
-    """
+async def quiet(server: FakeBotApiServer, action: Awaitable[Any], settle: float = 0.15) -> None:
+    """Do one thing and wait until the bot has made no Bot API call for ``settle`` seconds: only
+    where the bot cannot say it is done (it is killed on the way)."""
     await action
-    deadline = time.monotonic() + 20
-    while answered is not None and not answered():
-        assert time.monotonic() < deadline, "the bot never answered"
-        await asyncio.sleep(0.02)
     last, stable_since = len(server.telegram.calls), time.monotonic()
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         await asyncio.sleep(0.03)
         now = len(server.telegram.calls)
@@ -182,21 +173,24 @@ async def quiet(
             return
 
 
-def answer_to(server: FakeBotApiServer, update: dict[str, Any]) -> Callable[[], bool]:
-    """True once the bot has answered ``update``: a pressed button when its query is answered
-    (the bot answers every query, last), a message when the bot made a call in its chat after
-    it came."""
-    calls = server.telegram.calls
-    query = update.get("callback_query")
-    if query is not None:
-        return lambda: any(
-            c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query["id"]
-            for c in calls
-        )
-    before = len(calls)
-    message = update.get("message") or update.get("edited_message") or {}
-    chat_id = message.get("chat", {}).get("id")
-    return lambda: any(chat_id is None or c.chat_id == int(chat_id) for c in calls[before:])
+async def finished(done_file: Path, update_id: int, within: float = 60.0) -> None:
+    """Wait until the bot has finished processing this update (every call of it answered).
+
+    A pause in the bot's calls is no such sign: the bot stores between its calls (the message
+    ids to erase, the answer) and answers a press before it edits, so on a loaded machine the
+    next screen came after the test had looked ("no button 'Русский'; on screen: []")."""
+    deadline = time.monotonic() + within
+    while str(update_id) not in _done_ids(done_file):
+        assert time.monotonic() < deadline, f"the bot never finished update {update_id}"
+        await asyncio.sleep(0.02)
+
+
+def _done_ids(done_file: Path) -> list[str]:
+    return done_file.read_text(encoding="ascii").split()  # a few bytes: no thread needed
+
+
+_DONE_FILES: weakref.WeakKeyDictionary[FakeBotApiServer, Path] = weakref.WeakKeyDictionary()
+"""The done file of the bot each fake Telegram serves."""
 
 
 class Reporter:
@@ -204,11 +198,14 @@ class Reporter:
         self.server = server
         self.client = ReporterClient(None, server.telegram, person, transport=self._deliver)
         self.expect_answer = True
-        """False for a step the bot is killed in before it can answer (tests of crashes)."""
+        """False for a step the bot is killed in before it can finish (tests of crashes)."""
 
     async def _deliver(self, update: dict[str, Any]) -> None:
-        answered = answer_to(self.server, update) if self.expect_answer else None
-        await quiet(self.server, self.server.deliver(update), answered=answered)
+        if not self.expect_answer:
+            await quiet(self.server, self.server.deliver(update))
+            return
+        await self.server.deliver(update)
+        await finished(_DONE_FILES[self.server], int(update["update_id"]))
 
     def visible(self) -> list[str]:
         return [m.text or m.kind for m in self.server.visible(self.client.chat_id)]
