@@ -82,7 +82,7 @@ async def test_replies_posted_in_the_channel_are_threaded_with_the_follow_ups(
     result = _run(*opening, "--lang", "ko", "--html")
     assert result.exit_code == 0, result.output
     [warning] = result.stderr.splitlines()  # the altered copy, and nothing else
-    assert "claims your key but its signature does not verify" in warning
+    assert "claims the key of an analyst you know but its signature does not verify" in warning
     [doc] = [
         d
         for d in map(json.loads, (ws / "reports.jsonl").read_text("utf-8").splitlines())
@@ -134,9 +134,54 @@ async def test_replies_posted_in_the_channel_are_threaded_with_the_follow_ups(
         for d in map(json.loads, (bob_ws / "reports.jsonl").read_text("utf-8").splitlines())
         if d["report"] == report
     ]
-    # Bob cannot check Alice's signature (he holds no key of hers): both files that claim it
-    # are listed as not checked; the bot checks every signer before a reporter sees a reply.
-    assert sorted((r["by"], r["by_you"]) for r in bob_doc["replies"]) == sorted(
-        [(alice.key_id.hex(), False), (alice.key_id.hex(), False), (bob.key_id.hex(), True)]
-    )
+    # alice.pub lies next to Bob's key here: her reply is checked and named, the altered copy
+    # that claims her key is left out.
+    assert sorted(
+        (r["by"], r["by_name"], r["by_you"], r["signature_checked"]) for r in bob_doc["replies"]
+    ) == sorted([(alice.key_id.hex(), "alice", False, True), (bob.key_id.hex(), None, True, True)])
+    assert "signature does not verify" in opened.stderr
     assert all(r["text"] is None for r in bob_doc["replies"])
+
+
+async def test_a_colleagues_reply_is_checked_with_their_pub_beside_your_key(
+    tmp_path: Path,
+) -> None:
+    alice, alice_file, _ = new_analyst_key(tmp_path / "keys", "alice", None, limits="min")
+    bob = AnalystSecretKey.generate()
+    bot = Bot(Recipients([alice.public, bob.public]), tmp_path / "data")
+    write_public_file(tmp_path / "keys" / "bot.pub", bot.signing.public.token())
+    bot.run([shipped_flow()])
+    reply_key = reply_key_token(bytes(PrivateKey.generate().public_key))
+    report = await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, reply_key=reply_key))
+    channel = tmp_path / "channel"
+    await bot.digest(channel)
+    today = datetime.now(UTC).date()
+    bobs = seal_reply(bob, report, reply_key, "Bob's words", day=today)
+    (channel / "reply-bob.bin").write_bytes(bobs)
+    ws = tmp_path / "ws"
+    opening = ("analyst", "open", channel, "--key", alice_file, "--out", ws, "--no-progress")
+
+    def replies() -> list[dict[str, object]]:
+        docs = map(json.loads, (ws / "reports.jsonl").read_text("utf-8").splitlines())
+        [doc] = [d for d in docs if d["report"] == report]
+        return [
+            {k: r[k] for k in ("by", "by_name", "by_you", "signature_checked")}
+            for r in doc["replies"]
+        ]
+
+    assert _run(*opening).exit_code == 0
+    unknown = {"by": bob.key_id.hex(), "by_name": None, "by_you": False}
+    assert replies() == [{**unknown, "signature_checked": False}]
+    # Bob's public key, handed over like bot.pub, kept next to Alice's key.
+    write_public_file(tmp_path / "keys" / "bob.pub", bob.public.token())
+    altered = bytearray(bobs)
+    altered[60] ^= 1
+    (channel / "reply-bob-altered.bin").write_bytes(bytes(altered))
+    result = _run(*opening, "--html")
+    assert result.exit_code == 0, result.output
+    [warning] = result.stderr.splitlines()  # the altered copy is named and left out
+    assert "signature does not verify" in warning
+    assert replies() == [{**unknown, "by_name": "bob", "signature_checked": True}]
+    page = (ws / "html" / "reports" / f"{report}.html").read_text("utf-8")
+    assert "bob" in page
+    assert "서명은 여기서 확인하지 않음" not in page

@@ -36,7 +36,7 @@ from reportbot_analyst.opening import (
     open_envelope,
     read_record,
 )
-from reportbot_analyst.threads import PostedReply, read_posted
+from reportbot_analyst.threads import Colleague, PostedReply, read_posted
 from reportbot_analyst.verifying import (
     NothingToOpenError,
     ToolkitError,
@@ -203,8 +203,11 @@ def open_digests(
     *,
     known: Mapping[int, bytes] | None = None,
     progress: bool = False,
+    colleagues: Sequence[Colleague] = (),
 ) -> OpenResult:
-    """Verify, open and reassemble. Raises :class:`ToolkitError` when nothing can be opened."""
+    """Verify, open and reassemble. Raises :class:`ToolkitError` when nothing can be opened.
+
+    ``colleagues``: other analysts' public keys, to check the signatures of their replies."""
     if not keys:
         raise ToolkitError("no analyst key given")
     verified = verify_files(paths, verify_key, known=known)
@@ -226,7 +229,7 @@ def open_digests(
                 opener.take(envelope, {(digest.seq, digest.day)}, label, outer=True)
     opener.join()
     result.reports = _assemble(opener.records, opener.where, result)
-    result.replies = read_posted(verified.replies, keys, result.notices)
+    result.replies = read_posted(verified.replies, keys, result.notices, colleagues)
     return result
 
 

@@ -296,6 +296,7 @@ def open_cmd(
     from reportbot_analyst.flows import read_workspace_flows
     from reportbot_analyst.keys import load_analyst_key
     from reportbot_analyst.output import write_output
+    from reportbot_analyst.threads import colleagues_beside
     from reportbot_analyst.verifying import NothingToOpenError, ToolkitError
     from reportbot_analyst.workspace import Workspace, resend_hint
 
@@ -323,7 +324,10 @@ def open_cmd(
         workspace = Workspace(out_dir, pinned)
         added = workspace.add(inputs)
         _report_files(added.verify)
-        result = open_digests(workspace.files(), keys, pinned, progress=progress)
+        colleagues = colleagues_beside(key_paths)
+        result = open_digests(
+            workspace.files(), keys, pinned, progress=progress, colleagues=colleagues
+        )
         write_output(result, out_dir, catalog, lang, pinned)
         if html:
             from reportbot_analyst.html import write_html

@@ -220,7 +220,8 @@ def thread(doc: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
             }
         )
     for reply in doc.get("replies", []):
-        who = _w("your_reply", lang) if reply["by_you"] else f"{_w('reply_by', lang)} {reply['by']}"
+        by = reply.get("by_name") or reply["by"]
+        who = _w("your_reply", lang) if reply["by_you"] else f"{_w('reply_by', lang)} {by}"
         entries.append(
             {
                 "kind": "reply",
@@ -231,7 +232,7 @@ def thread(doc: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
                     _w(key, lang)
                     for key, shown in (
                         ("not_posted", not reply["posted"]),
-                        ("not_checked", not reply["by_you"]),
+                        ("not_checked", not reply["signature_checked"]),
                     )
                     if shown
                 ),

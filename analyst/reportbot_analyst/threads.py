@@ -6,8 +6,9 @@ no analyst can read it back, not even the one who wrote it. What the toolkit can
 - every reply file posted in the channel (read from an export or a folder like the digests, and
   kept in the workspace's ``replies/``): the report it answers and the analyst key that signed
   it, both in the clear in its header. The signature is checked when the signer is one of the
-  keys given with ``--key`` ("your reply"); another analyst's is named by its key id (the bot
-  checks every signer against the analysts' keys before it keeps a reply). A reply addressed to
+  keys given with ``--key`` ("your reply") or a colleague whose ``NAME.pub`` lies next to your
+  key file (named by it); any other signer is named by key id, not checked here (the bot checks
+  every signer against the analysts' keys before it keeps a reply). A reply addressed to
   another reply key than the report's is not shown with it;
 - the text and day of the replies written from this workspace: ``reportbot analyst reply
   --opened WORKSPACE`` keeps the author's own copy in ``replies/written/`` (never posted), so the
@@ -33,7 +34,13 @@ from bot.receipts.replies import (
     parse_reply,
     verify_reply,
 )
-from bot.sealing.keys import key_id
+from bot.sealing.keys import (
+    BOT_PUB_FILE,
+    AnalystPublicKey,
+    KeyFileError,
+    key_id,
+    load_analyst_public_key,
+)
 from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.private import private_dir, write_private
 
@@ -54,37 +61,66 @@ class PostedReply:
     report: str
     reply_key_id: bytes
     signer: str  # the signing analyst's key id, hex
-    checked: bool  # the signature verified against one of the keys given
+    checked: bool  # the signature verified: signed by one of your keys or a colleague's .pub
+    by_you: bool  # signed by one of the keys given with --key
+    by_name: str | None = None  # the colleague's .pub file name (bob.pub: "bob")
 
 
-def _signed(data: bytes, keys: Sequence[AnalystSecretKey]) -> tuple[SignedReply, bool]:
-    """The reply and whether its signature was checked (signed by one of ``keys``)."""
+Colleague = tuple[str, AnalystPublicKey]  # (the name of their .pub file, their key)
+
+
+def colleagues_beside(key_paths: Sequence[Path]) -> list[Colleague]:
+    """Analysts' public keys (``NAME.pub``) kept in the folders of the key files, so that their
+    replies' signatures can be checked; ``bot.pub`` and files that are no analyst key skipped."""
+    out: list[Colleague] = []
+    for folder in dict.fromkeys(p.parent for p in key_paths):
+        for path in sorted(folder.glob("*.pub")):
+            if path.name == BOT_PUB_FILE:
+                continue
+            try:
+                out.append((path.stem, load_analyst_public_key(path)))
+            except KeyFileError:
+                continue
+    return out
+
+
+def _signed(data: bytes, known: Sequence[AnalystPublicKey]) -> tuple[SignedReply, bool]:
+    """The reply and whether its signature was checked (signed by one of ``known``)."""
     try:
-        return verify_reply(data, [k.public for k in keys]), True
+        return verify_reply(data, known), True
     except UnknownSignerError:
         return parse_reply(data), False
 
 
 def read_posted(
-    files: Mapping[str, bytes], keys: Sequence[AnalystSecretKey], notices: list[str]
+    files: Mapping[str, bytes],
+    keys: Sequence[AnalystSecretKey],
+    notices: list[str],
+    colleagues: Sequence[Colleague] = (),
 ) -> list[PostedReply]:
     """Every usable reply among ``files`` (name -> bytes); the others named in ``notices``."""
+    known = [k.public for k in keys] + [key for _, key in colleagues]
+    names = {key.key_id: name for name, key in colleagues}
+    mine = {k.key_id for k in keys}
     out: list[PostedReply] = []
     for name, data in sorted(files.items()):
         try:
-            reply, checked = _signed(data, keys)
+            reply, checked = _signed(data, known)
         except BadReplySignatureError:
             notices.append(
-                f"a reply file ({name[:16]}) claims your key but its signature does not "
-                "verify (forged or altered): not shown"
+                f"a reply file ({name[:16]}) claims the key of an analyst you know but its "
+                "signature does not verify (forged or altered): not shown"
             )
             continue
         except ReplyFormatError as exc:
             notices.append(f"a reply file ({name[:16]}): not used: {exc}")
             continue
+        signer = reply.signer_key_id
+        by_you = signer in mine
+        name_of = None if by_you else names.get(signer)
         out.append(
             PostedReply(
-                name, reply.report_id, reply.reply_key_id, reply.signer_key_id.hex(), checked
+                name, reply.report_id, reply.reply_key_id, signer.hex(), checked, by_you, name_of
             )
         )
     return out
@@ -145,7 +181,9 @@ def reply_docs(
             {
                 "day": mine.get("day"),
                 "by": reply.signer,
-                "by_you": reply.checked,
+                "by_name": reply.by_name,
+                "by_you": reply.by_you,
+                "signature_checked": reply.checked,
                 "text": mine.get("text"),
                 "posted": True,
                 "file": f"{REPLIES_DIR}/{reply.name}.bin",
@@ -157,7 +195,9 @@ def reply_docs(
                 {
                     "day": mine["day"],
                     "by": mine["signer"],
+                    "by_name": None,
                     "by_you": True,
+                    "signature_checked": True,  # your own copy, made when you signed it
                     "text": mine["text"],
                     "posted": False,
                     "file": None,
