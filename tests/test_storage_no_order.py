@@ -14,6 +14,7 @@ import secrets
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from bot.sealing.envelope import ReportContext, ReportStatus, seal_answer, seal_dummy, seal_manifest
 from bot.sealing.keys import Recipients
@@ -27,6 +28,7 @@ from storage.base import (
 )
 from storage.schema import DB_FILENAME
 from storage.sqlite import SqliteReportStore
+from tests.bot_support import screen_callbacks
 from tests.digest_support import FLOW_ID, FLOW_VERSION, make_keys
 
 written: dict[bytes, int] = {}  # envelope -> the order it was written in (the truth)
@@ -127,3 +129,72 @@ async def test_a_disk_holder_cannot_recover_order_branch_or_followup_from_the_ro
             assert sql.rstrip().endswith("WITHOUT ROWID"), table
     finally:
         conn.close()
+
+
+async def test_what_the_bot_itself_writes_has_one_shape_for_reports_exits_and_followups(
+    tmp_path: Path,
+) -> None:
+    """The same attack on a database the real Application wrote: a short report with a code, a
+    longer one, a report ended by quick exit (no code shown), and a follow-up sent with a code.
+    Without keys each is one report row with a manifest of one length, one receipt row with a
+    tag of one length, and the same answer rows of the same lengths: the disk does not say which
+    was short, which came back, or which was left in a hurry (only the state column says
+    complete or interrupted, as the bot's own restarts also leave)."""
+    from handlers.callbacks import Op
+    from tests.bot_support import tap, walk
+    from tests.receipts_support import receipt_bot, report, shown_code
+
+    def press(client: Any, op: Op) -> Any:
+        for mid, _, cb in screen_callbacks(client):
+            if cb.op is op:
+                return client.press(mid, cb.encode())
+        raise AssertionError(f"no {op.name} button on screen")
+
+    async with receipt_bot(tmp_path) as bot:
+        short = bot.client(language_code="ru")
+        await report(short)
+        code = shown_code(short)
+        await press(short, Op.RECEIPT_KEPT)
+        longer = bot.client(language_code="ru")
+        await report(
+            longer,
+            plan={
+                "alone": [("choose", "ok_now")],
+                "about": [("choose", "me")],
+                "more": [("text", "x")],
+            },
+        )
+        hurried = bot.client(language_code="ru")
+        await hurried.send("/start")
+        await hurried.click("Русский")
+        await walk(hurried, {"alone": [("choose", "ok_now")]}, stop_at="place")
+        await tap(hurried, Op.CHOOSE, "place", "moscow")
+        await hurried.send("/panic")
+        await short.send("/followup")
+        await short.send(code.display())
+        await short.send("y")
+        await press(short, Op.FOLLOWUP_SEND)
+        ready = await bot.store.ready_reports()
+        assert len(ready) == 4
+        assert await bot.store.open_reports() == []
+
+    conn = sqlite3.connect(tmp_path / "data" / DB_FILENAME)
+    try:
+        receipts = {
+            bytes(r[0]): len(r[1]) for r in conn.execute("SELECT report_id, tag FROM receipt")
+        }
+        shape: dict[bytes, list[int]] = defaultdict(list)
+        for report_id, envelope in conn.execute("SELECT report_id, envelope FROM answer"):
+            shape[bytes(report_id)].append(len(envelope))
+        features = {
+            (len(manifest), receipts.get(bytes(rid)), tuple(sorted(shape[bytes(rid)])))
+            for rid, manifest in conn.execute("SELECT id, manifest FROM report")
+        }
+        states = sorted(state for (state,) in conn.execute("SELECT state FROM report"))
+    finally:
+        conn.close()
+    assert len(features) == 1, features  # four reports, one shape
+    [(_, tag_length, rows)] = features
+    assert tag_length is not None  # every report has its receipt row
+    assert len(rows) == padded_answer_rows(1)
+    assert states == ["complete", "complete", "complete", "interrupted"]
