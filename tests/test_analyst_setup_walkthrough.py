@@ -6,7 +6,8 @@ messages it quotes inline), run as written from an analyst's home folder, in a n
 the repository (deleted before anything else runs) and the PATH line setup.md puts in
 ``~/.profile``, the key pair (step 2), reading bot.pub's fingerprint (step 3), the channel proof
 (step 6), "export the channel, open the export" (step 8) on a Telegram Desktop export in its
-documented layout, the check with ``verify --workspace``, ``--html``, and the two messages
+documented layout, the check with ``verify --workspace``, ``--html``, a reply to the reporter
+who kept a code (posted, then in the next export), and the two messages
 setup.md tells analysts to expect. The bot's side (the operator) is this checkout's own code.
 
 Failures blocked: a documented command that does not work as written (``analyst verify EXPORT
@@ -36,8 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nacl.public import PrivateKey
 
 from bot.delivery.channel_checks import AnswerStatus, ChannelChecker, ChannelVerifier
+from bot.receipts.derivation import reply_key_token
 from bot.sealing.keys import BotSigningKey, Recipients, load_analyst_public_key
 from storage.memory import MemoryReportStore
 from tests.analyst_support import SAMPLE_ANSWERS, Bot, Report, png, shipped_flow
@@ -74,6 +77,7 @@ def _inline(text: str, start: str) -> str:
 class Page:
     install: str
     path_line: str
+    reply: str
     new_key: str
     bot_key_shown: str
     verify_channel: str
@@ -95,6 +99,7 @@ class Page:
         return cls(
             install=_inline(text, "sh scripts/install.sh analyst"),
             path_line=_inline(text, "export PATH="),
+            reply=_inline(text, "reportbot analyst reply"),
             new_key=block("keys new-analyst"),
             bot_key_shown=_inline(text, "reportbot keys show ~/"),
             verify_channel=block("analyst verify-channel"),
@@ -311,7 +316,10 @@ def test_a_new_analyst_follows_setup_md_from_install_to_the_html_report(tmp_path
 
     async def post() -> list[Path]:
         posted = []
-        await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, lang="ko", photo=png()))
+        receipt = reply_key_token(bytes(PrivateKey.generate().public_key))  # a code was kept
+        await bot.report(
+            Report(shipped_flow(), SAMPLE_ANSWERS, lang="ko", photo=png(), reply_key=receipt)
+        )
         posted += await bot.digest(channel)
         await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, lang="ru"))
         posted += await bot.digest(channel)
@@ -356,15 +364,30 @@ def test_a_new_analyst_follows_setup_md_from_install_to_the_html_report(tmp_path
     assert checked.status == 0, checked.output
     assert "sequence: #1-#3, no gap" in checked.output
 
+    # Answering the reporter who kept a code: setup.md's reply command, its REPORT_ID and text
+    # filled in; the file it writes is posted, and is in the next export.
+    korean = next(d for d in docs if d["lang"] == "ko")
+    words = "고맙습니다. 읽었습니다."
+    command = page.reply.replace("REPORT_ID", korean["report"]).replace('"..."', f'"{words}"')
+    replied = home.run(command, passphrase=PASSPHRASE)
+    assert replied.status == 0, replied.output
+    (reply_file,) = home.path.glob("reply-*.bin")
+
     # A digest that never reached the channel: the warning setup.md quotes, and verify fails.
     asyncio.run(bot.digest(tmp_path / "lost"))  # #4, never posted
     (fifth,) = asyncio.run(bot.digest(channel))
     later = "ChatExport_2026-12-04"
-    _export(home.path / later, [fifth])
+    _export(home.path / later, [fifth, reply_file])
     gap = home.run(page.open.replace(export_name, later), passphrase=PASSPHRASE)
     assert gap.status == 0, gap.output
     quoted = page.missing.replace("#41", "#4").replace(" 41", " 4")
     assert quoted in gap.lines, (quoted, gap.lines)
+    [shown] = [
+        d["replies"]
+        for d in map(json.loads, (workspace / "reports.jsonl").read_text().splitlines())
+        if d["report"] == korean["report"]
+    ]
+    assert [(r["text"], r["posted"], r["by_you"]) for r in shown] == [(words, True, True)]
     failed = home.run(page.verify.replace("EXPORT", later))
     assert failed.status != 0
     assert "reportbot digests resend 4" in failed.output
