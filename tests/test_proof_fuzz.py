@@ -573,6 +573,8 @@ def _bot_bytes(rig: Rig) -> int:
 
 def _mutations(source: str, rng: random.Random) -> str:
     lines = source.splitlines(keepends=True)
+    if not lines:
+        return source  # cut to nothing by an earlier mutation: nothing left to change
     kind = rng.randrange(7)
     i = rng.randrange(len(lines))
     if kind == 0:  # a line dropped
