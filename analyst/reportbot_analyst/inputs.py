@@ -10,9 +10,10 @@ download.)"``: those are named, with what to change. The export is read as it is
 folder (or its ``result.json``). A folder that is not an export stands for the files in it, and
 for every export directly inside it (``ChatExport_2026-12-03`` ...).
 
-Files that are not digests but are posted in the channel (setup challenges ``verify-N.bin``,
-analysts' replies) are left out quietly. A whole-account export ("Export Telegram data", its
-``result.json`` holding ``chats.list``) works too: the messages of its private channels are read.
+Setup challenges (``verify-N.bin``), posted in the channel but no digest, are left out quietly;
+analysts' replies are passed on like digests (the workspace keeps them: ``threads``). A
+whole-account export ("Export Telegram data", its ``result.json`` holding ``chats.list``) works
+too: the messages of its private channels are read.
 """
 
 from __future__ import annotations

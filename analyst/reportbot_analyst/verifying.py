@@ -44,7 +44,7 @@ class NothingToOpenError(ToolkitError):
 Status = Literal["ok", "duplicate", "seen", "rejected", "conflict", "envelope", "other"]
 """``seen``: opened into this workspace before (skipped silently); ``conflict``: a different
 digest under a number already seen, the one loud alarm; ``other``: a file of the channel that is
-no digest (an analyst's reply, a setup challenge), skipped."""
+no digest: an analyst's reply (kept in ``VerifyResult.replies`` for the workspace's threads)."""
 
 REPLY_MAGIC: Final = b"RBRP"  # docs/format.md §5.2: analysts' replies are posted in the channel
 
