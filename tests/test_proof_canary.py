@@ -21,7 +21,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,8 +35,10 @@ from tests.bot_support import ENTRY_CODE, FLOW_PATH, LOCALES, TEST_TOKEN, tap, w
 from tests.botclient import JSON, FakeTelegram, Person, ReporterClient
 from tests.fake_bot_api_server import FakeBotApiServer
 from tests.proof_support import report
+from tests.reportbot_killed_at import DONE_FILE_ENV
 from tests.storage_support import encodings_of, files_under, find_leaks
 from tests.test_bot_conversation import jpeg_with_gps
+from tests.test_erase_e2e import KILLED_AT, finished
 
 REPORTBOT = Path(sys.executable).parent / "reportbot"
 
@@ -50,25 +51,6 @@ WORDS = "CanaryProofWords 보위원이 려권을 가지고 있습니다"
 CAPTION = "CanaryProofCaption"
 TOKEN_SECRET = TEST_TOKEN.split(":")[1]
 MARKERS = [str(USER_ID), USERNAME, FIRST, LAST, PLACE, "CanaryProofWords", CAPTION, TOKEN_SECRET]
-
-
-async def settle(
-    server: FakeBotApiServer, before: int, quiet: float = 0.2, within: float = 15.0
-) -> None:
-    """Wait until the bot has answered (a call after ``before``), then made none for ``quiet``."""
-    deadline = time.monotonic() + within
-    while len(server.telegram.calls) <= before:
-        if time.monotonic() > deadline:
-            raise AssertionError("the bot did not answer")
-        await asyncio.sleep(0.02)
-    seen = -1
-    while time.monotonic() < deadline:
-        count = len(server.telegram.calls)
-        if count == seen:
-            return
-        seen = count
-        await asyncio.sleep(quiet)
-    raise AssertionError("the bot never went quiet")
 
 
 async def _cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -115,21 +97,25 @@ async def test_no_marker_in_any_output_or_file_of_the_deployed_bot_at_debug(
         "REPORTBOT_DEPLOYMENT": "development",  # DEBUG is refused elsewhere (issue 17.4)
         "REPORTBOT_MESSAGES_PER_MINUTE": "600",  # the walk is faster than any person
     }
+    done = tmp_path / "updates-done"  # the ids of the updates the bot has finished
+    done.touch()
     proc = await asyncio.create_subprocess_exec(
-        str(REPORTBOT),
+        sys.executable,
+        str(KILLED_AT),  # the real command line, saying when an update is done
+        "-",
+        "-",
         "run",
         "--env-file",
         str(tmp_path / "absent.env"),
         cwd=tmp_path,
-        env=env,
+        env={**env, DONE_FILE_ENV: str(done)},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
 
     async def deliver(update: JSON) -> None:
-        before = len(telegram.calls)
         await server.deliver(update)
-        await settle(server, before)
+        await finished(done, int(update["update_id"]))
 
     try:
         await server.wait_for("setMyCommands", 4, within=30)
