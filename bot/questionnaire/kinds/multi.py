@@ -1,4 +1,10 @@
-"""``kind: multi``: several choices from buttons, then "done"; optionally "other"."""
+"""``kind: multi``: several choices from buttons, then "done"; optionally "other".
+
+A choice that says there is nothing to choose (:data:`STANDS_ALONE`: ``none``, ``dont_know``)
+is never combined with another: choosing it clears the others, choosing another (or writing
+"other") clears it. So no answer says "beaten" and "no punishment" at once, and no follow-up of
+"beaten" is asked after "none".
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,9 @@ from bot.questionnaire.kind import (
     typed_text,
 )
 from bot.questionnaire.state import Answer, AnswerValue, State
+
+STANDS_ALONE = frozenset({"none", "dont_know"})
+"""Choice ids of a multi-choice that exclude every other choice (docs/engine.md)."""
 
 
 class Multi(QuestionKind):
@@ -71,8 +80,10 @@ class Multi(QuestionKind):
             text = None
         elif cid in chosen:
             chosen.discard(cid)
+        elif cid in STANDS_ALONE:
+            chosen, text = {cid}, None
         else:
-            chosen.add(cid)
+            chosen = (chosen - STANDS_ALONE) | {cid}
         ordered = tuple(c for c in ids if c in chosen)
         turn.stay(replace(turn.state, sub_step=None, pending=Answer(choices=ordered, text=text)))
 
@@ -84,7 +95,7 @@ class Multi(QuestionKind):
         if text is None:
             return
         pending = turn.state.pending or Answer()
-        chosen = set(pending.choices or ()) | {OTHER}
+        chosen = (set(pending.choices or ()) - STANDS_ALONE) | {OTHER}
         ordered = tuple(c for c in choice_ids(q) if c in chosen)
         turn.stay(replace(turn.state, sub_step=None, pending=Answer(choices=ordered, text=text)))
 
