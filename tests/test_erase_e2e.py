@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import signal
+import subprocess
 import sys
 import time
 import weakref
@@ -37,6 +38,7 @@ from tests.reportbot_killed_at import DONE_FILE_ENV
 from tests.storage_support import find_leaks
 
 KILLED_AT = Path(__file__).with_name("reportbot_killed_at.py")
+REPORTBOT = Path(sys.executable).parent / "reportbot"
 pytestmark = pytest.mark.slow
 
 UI = shipped_ui()
@@ -274,7 +276,25 @@ def _at_most_the_neutral_line(texts: list[str]) -> bool:
 
 
 def _assert_no_marker_in_any_file(bot: Bot, markers: Markers) -> None:
-    leaks = find_leaks(bot.data_dir, markers.values) + find_leaks(bot.logs, markers.values)
+    """Every file the bot wrote (database and its side files, logs) and a backup made the
+    documented way (``reportbot db backup``) hold no id, name, username or answer."""
+    backup = bot.tmp_path / "backups" / "reports-backup.sqlite3"
+    backup.parent.mkdir(exist_ok=True)
+    made = subprocess.run(
+        [str(REPORTBOT), "db", "backup", str(backup), "--data", str(bot.data_dir)],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(bot.tmp_path)},
+        cwd=bot.tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr[-1500:]
+    assert backup.stat().st_size > 0
+    leaks = [
+        *find_leaks(bot.data_dir, markers.values),
+        *find_leaks(bot.logs, markers.values),
+        *find_leaks(backup.parent, markers.values),
+    ]
     assert leaks == [], leaks
 
 
