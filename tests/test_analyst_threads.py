@@ -9,7 +9,8 @@ theirs; an analyst's text running as HTML on the report page.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -143,9 +144,20 @@ async def test_replies_posted_in_the_channel_are_threaded_with_the_follow_ups(
     assert all(r["text"] is None for r in bob_doc["replies"])
 
 
-async def test_a_colleagues_reply_is_checked_with_their_pub_beside_your_key(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class Team:
+    """Alice (a key file and bot.pub in keys/), Bob (a key in memory), the bot sealing to both,
+    and one report whose reporter kept a receipt (its reply key)."""
+
+    alice: AnalystSecretKey
+    alice_file: Path
+    bob: AnalystSecretKey
+    bot: Bot
+    reply_key: str
+    report: str
+
+
+async def _team(tmp_path: Path) -> Team:
     alice, alice_file, _ = new_analyst_key(tmp_path / "keys", "alice", None, limits="min")
     bob = AnalystSecretKey.generate()
     bot = Bot(Recipients([alice.public, bob.public]), tmp_path / "data")
@@ -153,6 +165,15 @@ async def test_a_colleagues_reply_is_checked_with_their_pub_beside_your_key(
     bot.run([shipped_flow()])
     reply_key = reply_key_token(bytes(PrivateKey.generate().public_key))
     report = await bot.report(Report(shipped_flow(), SAMPLE_ANSWERS, reply_key=reply_key))
+    return Team(alice, alice_file, bob, bot, reply_key, report)
+
+
+async def test_a_colleagues_reply_is_checked_with_their_pub_beside_your_key(
+    tmp_path: Path,
+) -> None:
+    team = await _team(tmp_path)
+    alice_file, bob, bot = team.alice_file, team.bob, team.bot
+    reply_key, report = team.reply_key, team.report
     channel = tmp_path / "channel"
     await bot.digest(channel)
     today = datetime.now(UTC).date()
@@ -185,3 +206,43 @@ async def test_a_colleagues_reply_is_checked_with_their_pub_beside_your_key(
     page = (ws / "html" / "reports" / f"{report}.html").read_text("utf-8")
     assert "bob" in page
     assert "서명은 여기서 확인하지 않음" not in page
+
+
+async def test_a_reply_read_from_an_export_has_the_day_it_was_posted(tmp_path: Path) -> None:
+    """Another analyst's reply keeps its day sealed for the reporter; the channel's export says
+    when it was posted, so the thread can place it (it came last, "day unknown")."""
+    team = await _team(tmp_path)
+    alice_file, bob, bot = team.alice_file, team.bob, team.bot
+    reply_key, report = team.reply_key, team.report
+    posted = await bot.digest(tmp_path / "channel")
+    bobs = tmp_path / "channel" / "reply-bob.bin"
+    bobs.write_bytes(seal_reply(bob, report, reply_key, "Bob's words", day=date(2026, 12, 2)))
+    export = tmp_path / "ChatExport_2026-12-03"
+    (export / "files").mkdir(parents=True)
+    messages = []
+    for n, (path, when) in enumerate(
+        [(posted[0], "2026-12-01T06:12:00"), (bobs, "2026-12-02T09:30:00")], start=1
+    ):
+        (export / "files" / path.name).write_bytes(path.read_bytes())
+        messages.append(
+            {
+                "id": n,
+                "type": "message",
+                "date": when,
+                "file": f"files/{path.name}",
+                "file_name": path.name,
+                "text": "",
+            }
+        )
+    (export / "result.json").write_text(
+        json.dumps({"name": "reports", "type": "private_channel", "messages": messages}), "utf-8"
+    )
+    ws = tmp_path / "ws"
+    opening = ("analyst", "open", export, "--key", alice_file, "--out", ws, "--no-progress")
+    assert _run(*opening).exit_code == 0
+    docs = map(json.loads, (ws / "reports.jsonl").read_text("utf-8").splitlines())
+    [doc] = [d for d in docs if d["report"] == report]
+    assert [(r["by"], r["day"]) for r in doc["replies"]] == [(bob.key_id.hex(), "2026-12-02")]
+    before = {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()}
+    assert _run(*opening).exit_code == 0
+    assert {p: p.read_bytes() for p in ws.rglob("*") if p.is_file()} == before

@@ -20,6 +20,7 @@ from bot.sealing.keys import BOT_PUB_FILE, BotVerifyKey, KeyFileError, load_bot_
 
 if TYPE_CHECKING:
     from reportbot_analyst.assembly import OpenResult
+    from reportbot_analyst.inputs import Inputs
     from reportbot_analyst.verifying import VerifyResult
     from reportbot_analyst.workspace import Added
 
@@ -60,7 +61,7 @@ def _pinned_bot_key(bot_key: str | None, folders: Sequence[Path]) -> BotVerifyKe
         raise click.ClickException(str(exc)) from None
 
 
-def _gathered(files: Sequence[Path]) -> list[Path]:
+def _gathered(files: Sequence[Path]) -> Inputs:
     """Files, folders and Telegram Desktop exports as the files to verify; notices on stderr."""
     from reportbot_analyst.inputs import InputError, gather
 
@@ -70,7 +71,7 @@ def _gathered(files: Sequence[Path]) -> list[Path]:
         raise click.ClickException(str(exc)) from None
     for notice in inputs.notices:
         click.echo(f"warning: {notice}", err=True)
-    return inputs.files
+    return inputs
 
 
 @analyst.command(
@@ -106,7 +107,7 @@ def verify(
 
     pinned = _pinned_bot_key(bot_key, [workspace] if workspace is not None else [])
     known = read_ledger(workspace, pinned) if workspace is not None and workspace.is_dir() else {}
-    result = verify_files(_gathered(files), pinned, known=known)
+    result = verify_files(_gathered(files).files, pinned, known=known)
     for outcome in result.outcomes:
         d = outcome.digest
         if as_json:
@@ -322,7 +323,7 @@ def open_cmd(
         for problem in [*flow_problems, *kept_problems]:
             click.echo(f"warning: {problem}", err=True)
         workspace = Workspace(out_dir, pinned)
-        added = workspace.add(inputs)
+        added = workspace.add(inputs.files, days=inputs.days)
         _report_files(added.verify)
         colleagues = colleagues_beside(key_paths)
         result = open_digests(

@@ -27,6 +27,7 @@ from typing import Final
 
 EXPORT_FILE: Final = "result.json"
 _CHALLENGE_RE: Final = re.compile(r"^verify-\d+(?: \(\d+\))?\.bin$")
+_DAY_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T|$)")
 
 
 class InputError(Exception):
@@ -37,6 +38,7 @@ class InputError(Exception):
 class Inputs:
     files: list[Path] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    days: dict[Path, str] = field(default_factory=dict)  # the day an export says it was posted
 
 
 def _export(root: Path, out: Inputs) -> None:
@@ -70,6 +72,9 @@ def _export(root: Path, out: Inputs) -> None:
             continue
         if path.is_file():
             out.files.append(path)
+            posted = message.get("date")
+            if isinstance(posted, str) and _DAY_RE.match(posted):
+                out.days[path] = posted[:10]
         else:
             out.notices.append(f"{index}: {ref} is listed but not in the export folder")
     if not_included:

@@ -19,7 +19,7 @@ from reportbot_analyst.ledger import write_ledger
 from reportbot_analyst.opening import OtherRecord
 from reportbot_analyst.private import private_dir, write_private
 from reportbot_analyst.rendering import labeller, render_answer, renderer
-from reportbot_analyst.threads import read_written, reply_docs
+from reportbot_analyst.threads import read_posted_days, read_written, reply_docs
 
 REPORTS_JSONL: Final = "reports.jsonl"
 ATTACHMENTS_DIR: Final = "attachments"
@@ -62,6 +62,7 @@ def write_output(
 
     jsonl = io.StringIO()
     written = read_written(out_dir, result.notices)
+    days = read_posted_days(out_dir)
     sources: list[RowSource] = []
     unknown_versions: set[tuple[str, str]] = set()
     for rep in result.reports:
@@ -103,7 +104,7 @@ def write_output(
             "attachments": attachments,
             "other_records": [dict(o.fields) for o in rep.others if o.kind != FOLLOWUP_KIND],
             "reply_key": rep.reply_key,
-            "replies": reply_docs(rep.report, rep.reply_key, result.replies, written),
+            "replies": reply_docs(rep.report, rep.reply_key, result.replies, written, days),
             "followups": followups,
             "follows": rep.follows,  # a follow-up whose report is not among the digests given
             "items": _followup_items(rep, files, lang) if rep.follows else [],

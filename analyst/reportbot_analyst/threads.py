@@ -17,8 +17,10 @@ no analyst can read it back, not even the one who wrote it. What the toolkit can
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -45,6 +47,7 @@ from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.private import private_dir, write_private
 
 REPLIES_DIR: Final = "replies"
+_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 WRITTEN_DIR: Final = "written"
 
 
@@ -139,6 +142,26 @@ def keep_written(
     return target
 
 
+def keep_posted_day(workspace: Path, name: str, day: str) -> None:
+    """The earliest day an export showed reply ``name`` posted (``replies/<name>.day``)."""
+    target = workspace / REPLIES_DIR / f"{name}.day"
+    known = read_posted_days(workspace).get(name)
+    if known is None or day < known:
+        write_private(target, (day + "\n").encode("ascii"))
+
+
+def read_posted_days(workspace: Path) -> dict[str, str]:
+    """Reply name -> the day it was posted, as the channel's exports said."""
+    folder = workspace / REPLIES_DIR
+    out: dict[str, str] = {}
+    for path in sorted(folder.glob("*.day")) if folder.is_dir() else []:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            day = path.read_text(encoding="ascii").strip()
+            if _DAY.fullmatch(day):
+                out[path.stem] = day
+    return out
+
+
 def read_written(workspace: Path, notices: list[str]) -> dict[str, dict[str, str]]:
     """The replies written from ``workspace``: reply name -> report, day, text, signer."""
     folder = workspace / REPLIES_DIR / WRITTEN_DIR
@@ -166,6 +189,7 @@ def reply_docs(
     reply_key: str | None,
     posted: Sequence[PostedReply],
     written: Mapping[str, Mapping[str, str]],
+    posted_days: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """A report's replies as in ``reports.jsonl``: by day (unknown days last), on one day the
     posted ones before those not seen in the channel yet."""
@@ -179,7 +203,7 @@ def reply_docs(
         mine = written.get(reply.name, {})
         docs.append(
             {
-                "day": mine.get("day"),
+                "day": mine.get("day") or (posted_days or {}).get(reply.name),
                 "by": reply.signer,
                 "by_name": reply.by_name,
                 "by_you": reply.by_you,

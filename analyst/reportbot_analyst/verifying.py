@@ -62,6 +62,7 @@ class VerifyResult:
     outcomes: list[FileOutcome] = field(default_factory=list)
     envelopes: dict[bytes, bytes] = field(default_factory=dict)  # blob hash -> envelope file
     replies: dict[str, bytes] = field(default_factory=dict)  # reply name -> analyst's reply file
+    reply_paths: dict[str, Path] = field(default_factory=dict)  # reply name -> where it was read
     notices: list[str] = field(default_factory=list)
     missing: list[tuple[int, int]] = field(default_factory=list)
 
@@ -140,6 +141,7 @@ def verify_files(
             data = _read_file(path)
             if data[:4] == REPLY_MAGIC:
                 result.replies[reply_name(data)] = data
+                result.reply_paths[reply_name(data)] = path
                 result.outcomes.append(FileOutcome(path, "other", "an analyst's reply"))
                 continue
             if data[:4] == ENVELOPE_MAGIC:

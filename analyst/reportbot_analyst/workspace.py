@@ -13,6 +13,7 @@ Layout (mode 0700, files 0600; keep it on an encrypted disk, it holds decrypted 
     digests/000042-<hash>.bin   the signed digests, as posted
     parts/<hash>.bin            documents posted beside a digest (large attachments)
     replies/<sha256>.bin        analysts' replies posted in the channel (sealed to reporters)
+    replies/<sha256>.day        the day the channel's export says it was posted
     replies/written/<sha256>.json  your own copy of each reply written from here (its text)
     flows/<id>-<version>.json   the flow snapshots the digests carried
     ledger.json                 sequence number -> digest hash, per bot key
@@ -22,7 +23,7 @@ Layout (mode 0700, files 0600; keep it on an encrypted disk, it holds decrypted 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -30,7 +31,7 @@ from typing import Final
 from bot.sealing.keys import BOT_PUB_FILE, BotVerifyKey
 from reportbot_analyst.ledger import read_ledger, write_ledger
 from reportbot_analyst.private import private_dir, write_private
-from reportbot_analyst.threads import REPLIES_DIR
+from reportbot_analyst.threads import REPLIES_DIR, keep_posted_day
 from reportbot_analyst.verifying import VerifyResult, format_ranges, verify_files
 
 DIGESTS_DIR: Final = "digests"
@@ -65,8 +66,9 @@ class Workspace:
     def known(self) -> dict[int, bytes]:
         return read_ledger(self.path, self.verify_key) if self.path.is_dir() else {}
 
-    def add(self, inputs: Sequence[Path]) -> Added:
-        """Verify ``inputs`` against what the workspace holds and keep the new digests."""
+    def add(self, inputs: Sequence[Path], days: Mapping[Path, str] | None = None) -> Added:
+        """Verify ``inputs`` against what the workspace holds and keep the new digests (and
+        replies, with the day ``days`` says each was posted: Telegram Desktop's export)."""
         known = self.known()
         verified = verify_files(inputs, self.verify_key, known=known)
         new = [o for o in verified.outcomes if o.status == "ok" and o.digest is not None]
@@ -93,6 +95,9 @@ class Workspace:
             target = self.path / REPLIES_DIR / f"{name}.bin"
             if not target.exists():
                 write_private(target, data)
+            day = (days or {}).get(verified.reply_paths[name])
+            if day is not None:
+                keep_posted_day(self.path, name, day)
         digests = [o.digest for o in new if o.digest is not None]
         if digests:
             write_ledger(self.path, self.verify_key, digests)
