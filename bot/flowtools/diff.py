@@ -17,7 +17,8 @@ from bot.questionnaire.flow import LANGUAGES, Flow, Question, describe_condition
 _SHOWN = "en"
 """The language a question's prompt is quoted in when it is named (maintainers and analysts)."""
 
-_FIELDS = ("other", "max_length", "min", "max", "min_year", "accept", "max_files", "has_help")
+_FIELDS: tuple[str, ...] = ("other", "max_length", "min", "max", "min_year", "accept", "max_files")
+_FIELDS += ("has_help", "ends_topic")
 """Question fields compared one by one (kind, required, conditions and choices have their own
 words)."""
 

@@ -249,6 +249,8 @@ def _extras(q: Question) -> str:
             extras["accept"] = [str(a) for a in q.accept]
         if q.max_files != 1:
             extras["max_files"] = q.max_files
+    if q.ends_topic:
+        extras["ends_topic"] = list(q.ends_topic)
     if q.end_if is not None:
         extras["end_if"] = q.end_if.model_dump(mode="json", by_alias=True)
     return json.dumps(extras, ensure_ascii=False) if extras else ""

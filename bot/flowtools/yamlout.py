@@ -20,6 +20,7 @@ _FIELD_ORDER = (
     "kind",
     "required",
     "choices",
+    "ends_topic",
     "other",
     "max_length",
     "min",

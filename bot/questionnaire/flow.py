@@ -248,6 +248,9 @@ class Question(_Strict):
     max_files: Annotated[int, Field(ge=1, le=10)] = 3
     min_year: Annotated[int, Field(ge=1950, le=2100)] = 2000
     has_help: bool = False
+    ends_topic: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(default_factory=list)
+    """Choice ids after which no question whose ``when`` reads this one makes sense ("nothing",
+    "nobody", "none"): ``flows check`` refuses a follow-up that can still be asked after them."""
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Question:
@@ -599,7 +602,83 @@ def _structure_issues(spec: FlowSpec) -> list[FlowIssue]:
         return issues  # one root cause, one line: what follows would repeat the duplicate
     issues += _reference_issues(spec, first_at)
     issues += _reach_issues(spec, first_at)
+    issues += _ends_topic_issues(spec)
     return issues
+
+
+# ---- follow-ups an earlier answer makes meaningless (``ends_topic``, issue 14.4) ------------
+
+
+def _leaf_can(cond: Equals | OneOf | Answered, parent: str, cid: str, want: bool) -> bool:
+    if cond.q != parent:
+        return True  # another question: it may be anything
+    match cond:
+        case Equals(equals=value):
+            holds = type(value) is str and value == cid
+        case OneOf(one_of=values):
+            holds = any(type(v) is str and v == cid for v in values)
+        case Answered(answered=answered):
+            holds = answered
+    return holds == want
+
+
+def _can_after(cond: Condition, parent: str, cid: str, want: bool) -> bool:
+    """Whether ``cond`` can be ``want`` once ``parent`` was answered with just ``cid``."""
+    match cond:
+        case Equals() | OneOf() | Answered():
+            return _leaf_can(cond, parent, cid, want)
+        case Not(not_=inner):
+            return _can_after(inner, parent, cid, not want)
+        case All(all=items):
+            if want:
+                return all(_can_after(item, parent, cid, True) for item in items)
+            return any(_can_after(item, parent, cid, False) for item in items)
+        case AnyOf(any=items):
+            if want:
+                return any(_can_after(item, parent, cid, True) for item in items)
+            return all(_can_after(item, parent, cid, False) for item in items)
+    raise AssertionError(f"unknown condition type {type(cond).__name__}")  # pragma: no cover
+
+
+def _ends_topic_issues(spec: FlowSpec) -> list[FlowIssue]:
+    """A follow-up that can be asked after an answer its parent marks ``ends_topic``, and an
+    ``ends_topic`` id that is not one of the parent's choices."""
+    issues: list[FlowIssue] = []
+    for i, parent in enumerate(spec.questions):
+        choices = [*parent.choices, *(["other"] if parent.other else [])]
+        for j, cid in enumerate(parent.ends_topic):
+            if cid not in choices:
+                known = closest(cid, choices)
+                issues.append(
+                    FlowIssue(
+                        parent.id,
+                        f"ends_topic '{cid}' is not one of its choices",
+                        loc=("questions", i, "ends_topic", j),
+                        fix=f"write '{known}' instead" if known else "remove it from ends_topic",
+                    )
+                )
+        ends = [cid for cid in parent.ends_topic if cid in choices]
+        for k, follow_up in enumerate(spec.questions[i + 1 :], start=i + 1):
+            when = follow_up.when
+            if not ends or when is None or parent.id not in condition_refs(when):
+                continue
+            still = [cid for cid in ends if _can_after(when, parent.id, cid, True)]
+            if still:
+                issues.append(_meaningless_issue(follow_up.id, k, parent.id, still))
+    return issues
+
+
+def _meaningless_issue(qid: str, at: int, parent: str, cids: Sequence[str]) -> FlowIssue:
+    shown = ", ".join(cids)
+    test = f"equals: {cids[0]}" if len(cids) == 1 else f"one_of: [{shown}]"
+    guard = f"{{not: {{q: {parent}, {test}}}}}"
+    return FlowIssue(
+        qid,
+        f"asked even after '{parent}' is answered {shown}, which its ends_topic says makes "
+        "this follow-up meaningless",
+        loc=("questions", at, "when"),
+        fix=f"add {guard} to its when, e.g. 'when: {{all: [{guard}, <the condition now>]}}'",
+    )
 
 
 def _conditions(question: Question) -> list[tuple[str, Condition]]:
