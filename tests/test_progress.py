@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.questionnaire.conditions import evaluate
 from bot.questionnaire.engine import (
@@ -68,6 +70,11 @@ def branches(flow: Flow) -> list[tuple[str, str, str]]:
 
 def walk(flow: Flow, opener: str, cid: str, rest: str) -> list[tuple[int, int, int]]:
     """(step, total, questions opened by the previous answer) for each question on the way."""
+    return walk_choosing(flow, {opener: cid}, rest)
+
+
+def walk_choosing(flow: Flow, picks: dict[str, str], rest: str) -> list[tuple[int, int, int]]:
+    """Like :func:`walk`, with a choice picked for each opener in ``picks`` at once."""
     state: State = initial_state("en", 2026)
     state, outputs = step(flow, state, Start())
     seen: list[tuple[int, int, int]] = []
@@ -82,15 +89,15 @@ def walk(flow: Flow, opener: str, cid: str, rest: str) -> list[tuple[int, int, i
         q = flow.question(prompt.qid)
         before = taken(flow, state.answer_values())
         event: Event
-        if q.id == opener:
-            event = Choose(q.id, cid)
+        if q.id in picks:
+            event = Choose(q.id, picks[q.id])
         elif q.kind in (Kind.INFO, Kind.CONSENT) or q.id == "alone" or rest == "first":
             event = first_answer(q, prompt)
         else:
             event = Skip(q.id)
         state, outputs = step(flow, state, event)
         if q.kind is Kind.MULTI and any(isinstance(o, Prompt) and o.qid == q.id for o in outputs):
-            if q.id == opener and cid == "other":
+            if picks.get(q.id) == "other":
                 state, outputs = step(flow, state, Text(q.id, "x"))
             state, outputs = step(flow, state, Done(q.id))
         opened = len(taken(flow, state.answer_values()) - before)
@@ -120,3 +127,27 @@ def test_the_shown_progress_names_no_total_that_could_jump() -> None:
         assert "5" in shown
         assert "12" not in shown
         assert "{" not in progress_text(texts, lang, 12, 12)
+
+
+def _choices_of(flow: Flow, qid: str) -> list[str]:
+    q = flow.question(qid)
+    return [*q.choices, *(["other"] if q.other else [])]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_the_counter_holds_when_several_branches_open_on_one_path(data: st.DataObject) -> None:
+    """Every opener answered at once (any of its choices), so branches open together on one
+    path, not one at a time as above."""
+    picks = {
+        qid: data.draw(st.sampled_from(_choices_of(FLOW, qid)), label=qid)
+        for qid in openers(FLOW)
+        if qid != "alone"  # "not now" ends the flow at once
+    }
+    rest = data.draw(st.sampled_from(["first", "skip"]), label="rest")
+    seen = walk_choosing(FLOW, picks, rest)
+    assert len(seen) > 3
+    for (step_a, total_a, _), (step_b, total_b, opened) in itertools.pairwise(seen):
+        assert step_b > step_a, (picks, seen)
+        assert total_b - total_a <= opened, (picks, seen)
+        assert step_b <= total_b
