@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest
 
 from bot.phrasebook.codes import CodeMatch, EntryCodes
 from bot.phrasebook.model import CALLBACK_PREFIX, Phrasebook
@@ -194,21 +193,9 @@ class Cover:
     async def show(self, turn: Turn, screen: Screen, *, edit: bool = False) -> None:
         """Show a phrasebook screen: edit the phrasebook message the button was on, or send a
         new one. Never recorded for erasing: the phrasebook stays after every erase."""
-        target = turn.query_message_id
-        if edit and target is not None and target not in turn.conv.message_ids:
-            await turn.answer_query()  # before the edit: the button never spins meanwhile
-            try:
-                await turn.bot.edit_message_text(
-                    screen.text,
-                    chat_id=turn.chat_id,
-                    message_id=target,
-                    reply_markup=screen.markup,
-                    parse_mode=None,
-                )
-                return
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    return
+        on_phrasebook = turn.query_message_id not in turn.conv.message_ids
+        if edit and on_phrasebook and await turn.edit_pressed(screen):
+            return
         await turn.say(screen.text, screen=screen, record=False)
 
     async def home(self, turn: Turn) -> None:

@@ -110,23 +110,30 @@ class Turn:
     async def show(self, screen: Screen, *, edit: bool = True) -> None:
         """Show a screen: edit the prompt the button was on, or send a new message."""
         conv = self.conv
-        target = self.query_message_id
-        if edit and target is not None and target == conv.prompt_message_id:
-            await self.answer_query()
-            try:
-                await self.bot.edit_message_text(
-                    screen.text,
-                    chat_id=self.chat_id,
-                    message_id=target,
-                    reply_markup=screen.markup,
-                    parse_mode=None,
-                )
-                return
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    return
-                # the message is gone (deleted by the reporter): send a new one below
+        on_prompt = self.query_message_id == conv.prompt_message_id
+        if edit and on_prompt and await self.edit_pressed(screen):
+            return
         conv.prompt_message_id = await self.say(screen.text, screen=screen)
+
+    async def edit_pressed(self, screen: Screen) -> bool:
+        """Edit the message whose button was pressed into ``screen``, answering the press first
+        so that the button never spins meanwhile. False when no button was pressed or its
+        message is gone (deleted by the reporter): a new message must be sent instead."""
+        target = self.query_message_id
+        if target is None:
+            return False
+        await self.answer_query()
+        try:
+            await self.bot.edit_message_text(
+                screen.text,
+                chat_id=self.chat_id,
+                message_id=target,
+                reply_markup=screen.markup,
+                parse_mode=None,
+            )
+        except BadRequest as exc:
+            return "not modified" in str(exc).lower()
+        return True
 
     async def tell(self, text: str) -> None:
         """A short word: the toast of the pressed button, or a message when none was pressed
