@@ -4,6 +4,7 @@ open conversation.
 
     .venv/bin/python -m bench.bench_bot [--steps 600] [--rounds 3] [--conversations 10000]
                                          [--dir PATH] [--tmpfs PATH] [--paced-seconds 20]
+    .venv/bin/python -m bench.bench_bot --quick      (for direction while working: about 50 s)
 
 The traffic is recorded once: one reporter answers every question of the shipped flow (button
 presses, numbers, texts, the review, submit: one report with its receipt code) through the real
@@ -24,7 +25,14 @@ Rows: one reporter at a time and 50 reporters at once (the store commits in grou
 (a disk: fsync) and on ``--tmpfs`` (``/dev/shm`` by default, where a durable commit costs
 nothing, so the ratio is the bot's own overhead); ratios within each round, medians of rounds.
 CPU: both sides paced at 30 steps/s (50 reporters) for ``--paced-seconds``; the process's CPU
-time (every thread: SQLite's, argon2id's) per step; argon2id's share is measured on its own.
+time (every thread: SQLite's, argon2id's) per step, less the fake Telegram's own CPU (reading each
+call, keeping the chat, writing the answer: in production Telegram's machines do that, and
+before this was taken out bare PTB alone measured above the issue's 1.5 ms target). What stays
+in, for both sides alike: ``Update.de_json`` of each update (the Updater does it in production),
+encoding each call's parameters as an HTTP request would and parsing its answer, and the driver
+(pacing, a few dict lookups per update). argon2id's share is measured on its own; each side's
+idle CPU (left alone for a few seconds before its paced run; the JobQueue is not started here)
+is printed so the per-step figure can be read against it.
 
 Memory: 10,000 reporters each left mid-report (language chosen, consent and two answers given,
 so each holds engine state, a slot map, message ids, a flood budget and an open report); the
@@ -42,6 +50,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -58,6 +67,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes, ExtBot, TypeHandler
+from telegram.request import BaseRequest, RequestData
 
 import handlers.private
 from bot.app import App, Deps, build_application, runtime_of
@@ -91,6 +101,8 @@ from tests.botclient import (
 )
 
 CONCURRENT = 50
+IDLE_SECONDS = 3.0
+"""How long each side is left alone before its paced run, for its idle CPU."""
 PACE = 30.0
 """Steps per second of the CPU measurement (the overall limit of Telegram's sending)."""
 TEXTS = {"text": "Зарплату не платят три месяца. 월급을 받지 못했습니다.", "place": "Владивосток"}
@@ -144,7 +156,15 @@ async def answer_everything(client: ReporterClient, counter: Counter, budget: in
 
 class ReplayTelegram(FakeTelegram):
     """The fake Telegram with message ids counted per chat, so a chat's ids do not depend on how
-    the reporters' updates interleave: replayed traffic finds the messages it edits."""
+    the reporters' updates interleave: replayed traffic finds the messages it edits.
+
+    ``cpu_seconds``: the CPU the fake itself spent (answering calls, taking the reporters'
+    messages), on the event loop's thread; in production that work runs on Telegram's machines,
+    so it is taken out of the bot's and the baseline's CPU alike (see ``MeteredRequest``)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.cpu_seconds = 0.0
 
     def chat(self, chat_id: int, chat_type: str = "private") -> FakeChat:
         if chat_id not in self.chats:
@@ -153,17 +173,51 @@ class ReplayTelegram(FakeTelegram):
 
     def reporter_sent(self, update: JSON) -> None:
         """The reporter's own message takes its id in the chat, as it did when recorded."""
+        started = time.thread_time()
         message = update.get("message")
-        if message is None:
-            return
-        chat = self.chat(int(message["chat"]["id"]))
-        mid = chat.new_id()
-        if mid != message["message_id"]:
-            raise RuntimeError("replayed message ids drifted from the recording")
-        chat.messages[mid] = ChatMessage(mid, False, message.get("text"), kind="text")
+        if message is not None:
+            chat = self.chat(int(message["chat"]["id"]))
+            mid = chat.new_id()
+            if mid != message["message_id"]:
+                raise RuntimeError("replayed message ids drifted from the recording")
+            chat.messages[mid] = ChatMessage(mid, False, message.get("text"), kind="text")
+        self.cpu_seconds += time.thread_time() - started
 
     def forget(self) -> None:
         self.calls.clear()
+
+
+class MeteredRequest(RecordingRequest):
+    """The in-memory transport with the work split as it is in production.
+
+    The caller's side does what ``HTTPXRequest`` does before a request leaves (the parameters
+    encoded as form fields: every keyboard ``json.dumps``-ed) and, after it, what PTB does with
+    the answer (``json.loads`` and building the result). The fake's side (reading the call,
+    keeping the chat, writing the answer) is timed with ``time.thread_time`` and added to
+    ``ReplayTelegram.cpu_seconds``: the fake answers synchronously (no ``await`` in between), so
+    the delta is exactly its own CPU and holds no other thread's (SQLite's, argon2id's)."""
+
+    def __init__(self, telegram: ReplayTelegram) -> None:
+        super().__init__(telegram)
+        self.replay = telegram
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if request_data is not None:  # the caller's encoding, as over HTTP
+            request_data.url_encoded_parameters()
+        started = time.thread_time()
+        try:
+            return await super().do_request(url, method, request_data)
+        finally:
+            self.replay.cpu_seconds += time.thread_time() - started
 
 
 @contextlib.contextmanager
@@ -203,7 +257,11 @@ async def bot_app(
         recipients=Recipients(analysts),
         flow=shipped_flow(),
         ui=shipped_ui(),
-        request=RecordingRequest(telegram),
+        request=(
+            MeteredRequest(telegram)
+            if isinstance(telegram, ReplayTelegram)
+            else RecordingRequest(telegram)
+        ),
         receipts=service,
     )
     app = build_application(settings, deps)
@@ -290,7 +348,12 @@ class Measured:
     steps: int
     seconds: float
     cpu: float
+    """The process's CPU time (every thread) over the run."""
+    fake_cpu: float
+    """Of it, the fake Telegram's own (``ReplayTelegram.cpu_seconds``)."""
     mismatched: int = 0
+    idle_ms: float = 0.0
+    """CPU milliseconds per second of the same side before the run, with no update."""
 
     @property
     def per_second(self) -> float:
@@ -298,6 +361,11 @@ class Measured:
 
     @property
     def cpu_ms(self) -> float:
+        """CPU milliseconds per step of the side measured, the fake Telegram's taken out."""
+        return 1000.0 * (self.cpu - self.fake_cpu) / self.steps
+
+    @property
+    def process_cpu_ms(self) -> float:
         return 1000.0 * self.cpu / self.steps
 
 
@@ -334,18 +402,32 @@ async def drive(
                     tally()
 
     gc.collect()
+    fake = telegram.cpu_seconds
     cpu, started = time.process_time(), time.perf_counter()
     if seconds is not None:
         deadline = started + seconds
     await asyncio.gather(*(one_queue(q) for q in queues))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    fake = telegram.cpu_seconds - fake
     tally()
     mismatched = sum(((made - expected) + (expected - made)).values())
-    return Measured(done[0], elapsed, cpu, mismatched)
+    return Measured(done[0], elapsed, cpu, fake, mismatched)
+
+
+async def idle_cpu_ms(seconds: float) -> float:
+    """CPU milliseconds per second of a side left alone (its jobs and timers, no update)."""
+    await asyncio.sleep(0.2)
+    cpu, started = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return 1000.0 * (time.process_time() - cpu) / (time.perf_counter() - started)
 
 
 async def bot_run(
-    base: Path, queues: list[list[Script]], rate: float | None, seconds: float | None = None
+    base: Path,
+    queues: list[list[Script]],
+    rate: float | None,
+    seconds: float | None = None,
+    idle_seconds: float = 0.0,
 ) -> Measured:
     data_dir = Path(tempfile.mkdtemp(dir=base))
     try:
@@ -354,7 +436,9 @@ async def bot_run(
                 if not isinstance(telegram, ReplayTelegram):  # pragma: no cover - given above
                     raise TypeError("bot_app returned another fake")
                 telegram.forget()
-                return await drive(app, telegram, queues, Pacer(rate), seconds)
+                idle = await idle_cpu_ms(idle_seconds) if idle_seconds else 0.0
+                run = await drive(app, telegram, queues, Pacer(rate), seconds)
+                return dataclasses.replace(run, idle_ms=idle)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -394,7 +478,10 @@ async def _replay_call(bot: ExtBot[None], call: Call) -> None:
 
 
 async def baseline_run(
-    queues: list[list[Script]], rate: float | None, seconds: float | None = None
+    queues: list[list[Script]],
+    rate: float | None,
+    seconds: float | None = None,
+    idle_seconds: float = 0.0,
 ) -> Measured:
     telegram = ReplayTelegram(TEST_TOKEN)
     calls: dict[int, list[Call]] = {}
@@ -411,14 +498,16 @@ async def baseline_run(
         Application.builder()
         .token(TEST_TOKEN)
         .base_url("http://bot-api.test/bot")
-        .request(RecordingRequest(telegram))
-        .get_updates_request(RecordingRequest(telegram))
+        .request(MeteredRequest(telegram))
+        .get_updates_request(MeteredRequest(telegram))
         .concurrent_updates(32)
         .build()
     )
     app.add_handler(TypeHandler(Update, replay))
     async with app:
-        return await drive(app, telegram, queues, Pacer(rate), seconds)
+        idle = await idle_cpu_ms(idle_seconds) if idle_seconds else 0.0
+        run = await drive(app, telegram, queues, Pacer(rate), seconds)
+        return dataclasses.replace(run, idle_ms=idle)
 
 
 def argon2id_seconds(rounds: int = 3) -> float:
@@ -555,16 +644,17 @@ async def main_async(args: argparse.Namespace, places: dict[str, Path]) -> None:
         print(f"round {n + 1}: " + ", ".join(line))
     enough = int(PACE * args.paced_seconds * 1.2) + CONCURRENT * per_report
     forever = scripts(script, CONCURRENT, enough)
-    paced_base = await baseline_run(forever, PACE, args.paced_seconds)
-    paced_bot = await bot_run(places["disk"], forever, PACE, args.paced_seconds)
+    paced_base = await baseline_run(forever, PACE, args.paced_seconds, IDLE_SECONDS)
+    paced_bot = await bot_run(places["disk"], forever, PACE, args.paced_seconds, IDLE_SECONDS)
     argon = argon2id_seconds()
     argon_ms = 1000.0 * argon / per_report
-    print(
-        f"paced at {PACE:.0f} steps/s: baseline {paced_base.cpu_ms:.2f} ms CPU per step "
-        f"({paced_base.per_second:.1f} steps/s), bot {paced_bot.cpu_ms:.2f} ms "
-        f"({paced_bot.per_second:.1f} steps/s); argon2id {argon * 1000:.0f} ms per report, "
-        f"{argon_ms:.2f} ms per step"
-    )
+    for side, run in (("baseline", paced_base), ("bot", paced_bot)):
+        print(
+            f"paced at {PACE:.0f} steps/s, {side}: {run.cpu_ms:.2f} ms CPU per step without the "
+            f"fake Telegram ({run.process_cpu_ms:.2f} ms with it; "
+            f"{run.per_second:.1f} steps/s); idle {run.idle_ms:.1f} ms CPU per second"
+        )
+    print(f"argon2id: {argon * 1000:.0f} ms per report, {argon_ms:.2f} ms per step")
     load_after = os.getloadavg()
     load = f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
     print(f"machine: {os.cpu_count()} CPUs, {load}")
@@ -591,9 +681,13 @@ async def main_async(args: argparse.Namespace, places: dict[str, Path]) -> None:
     print(
         f"| bot: CPU per step at {PACE:.0f} steps/s | {CONCURRENT} reporters paced to "
         f"{PACE:.0f} steps/s for {args.paced_seconds:.0f} s, on disk; the process's CPU time "
-        f"(every thread) per step | the same PTB replay paced the same: "
-        f"{paced_base.cpu_ms:.2f} ms per step | {paced_bot.cpu_ms:.2f} ms per step, of which "
-        f"argon2id (one receipt per report, {argon * 1000:.0f} ms) {argon_ms:.2f} ms | "
+        f"(every thread) per step less the in-memory fake Telegram's own (its thread time "
+        f"answering calls: Telegram's machines do that work in production) | the same PTB "
+        f"replay paced the same: {paced_base.cpu_ms:.2f} ms per step "
+        f"({paced_base.process_cpu_ms:.2f} ms with the fake's) | {paced_bot.cpu_ms:.2f} ms per "
+        f"step ({paced_bot.process_cpu_ms:.2f} ms with the fake's), of which argon2id (one "
+        f"receipt per report, {argon * 1000:.0f} ms) {argon_ms:.2f} ms; idle: bot "
+        f"{paced_bot.idle_ms:.1f} ms CPU per second, PTB {paced_base.idle_ms:.1f} | "
         f"**x{paced_bot.cpu_ms / paced_base.cpu_ms:.2f}** | (same run) | |"
     )
     if memory is not None:
@@ -613,7 +707,14 @@ def main() -> None:
         help="a tmpfs for the same runs, or ''",
     )
     parser.add_argument("--paced-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="for direction while working: 450 steps, 1 round, no memory rows, paced 10 s",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.steps, args.rounds, args.conversations, args.paced_seconds = 450, 1, 0, 10.0
     places = {"disk": Path(args.dir)}
     if args.tmpfs and Path(args.tmpfs).is_dir():
         places["tmpfs"] = Path(args.tmpfs)
