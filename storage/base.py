@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import NewType, Protocol
 
 from storage.errors import (
@@ -57,6 +57,18 @@ MAX_REPLY_BYTES = 21 * 1024 * 1024
 LOOKUP_TAG_MIN_BYTES = 16
 LOOKUP_TAG_MAX_BYTES = 64
 RECEIPT_SALT_BYTES = 16
+MAX_LOOKUP_TAGS = 256
+"""Most candidate tags one :meth:`ReportStore.find_receipts` asks for (2^k, k <= 8)."""
+
+
+class ReceiptScheme(IntEnum):
+    """How a receipt's lookup tag was derived (``bot.receipts.derivation``), kept beside it.
+
+    Rows made before migration 0006 are scheme 1; every receipt (and dummy) made now is 2.
+    """
+
+    V1 = 1
+    V2 = 2
 
 
 def new_report_id() -> ReportId:
@@ -142,6 +154,13 @@ def check_tag(tag: bytes) -> bytes:
             f"a lookup tag is {LOOKUP_TAG_MIN_BYTES} to {LOOKUP_TAG_MAX_BYTES} bytes"
         )
     return tag
+
+
+def check_tags(tags: Sequence[bytes]) -> list[bytes]:
+    """One to :data:`MAX_LOOKUP_TAGS` lookup tags (a list or tuple, never a bare ``bytes``)."""
+    if not isinstance(tags, list | tuple) or not 1 <= len(tags) <= MAX_LOOKUP_TAGS:
+        raise InvalidEnvelopeError(f"look up 1 to {MAX_LOOKUP_TAGS} tags at once")
+    return [check_tag(tag) for tag in tags]
 
 
 def check_erase_ids(conversation: bytes, message_ids: Sequence[int]) -> list[int]:
@@ -385,11 +404,22 @@ class ReportStore(Protocol):
         """A random salt made once per database, for deriving receipt lookup tags."""
         ...
 
-    async def put_receipt(self, tag: bytes, report_id: ReportId) -> None:
+    async def put_receipt(
+        self, tag: bytes, report_id: ReportId, *, scheme: ReceiptScheme = ReceiptScheme.V2
+    ) -> None:
         """Remember that the receipt whose derived lookup tag is ``tag`` opens ``report_id``."""
         ...
 
-    async def find_receipt(self, tag: bytes) -> ReportId | None: ...
+    async def find_receipts(
+        self, tags: Sequence[bytes], *, scheme: ReceiptScheme
+    ) -> tuple[int, ReportId] | None:
+        """The first of ``tags`` (candidates of one scheme) that a receipt of ``scheme`` has:
+        its index in ``tags`` and the report it opens; None when none has. One query."""
+        ...
+
+    async def holds_receipts(self, scheme: ReceiptScheme) -> bool:
+        """Whether any receipt of ``scheme`` is still kept (dummies count too)."""
+        ...
 
     async def add_reply(self, report_id: ReportId, sealed: bytes) -> bool:
         """Keep a sealed analyst reply for the receipt holder. False if the same bytes are kept."""

@@ -27,6 +27,7 @@ from storage.base import (
     DigestState,
     Dummy,
     OutboxDigest,
+    ReceiptScheme,
     ReportId,
     ReportState,
     RetentionCounts,
@@ -37,6 +38,7 @@ from storage.base import (
     check_erase_ids,
     check_slot,
     check_tag,
+    check_tags,
     free_slots,
     join_fingerprints,
     new_report_id,
@@ -81,6 +83,7 @@ class _Digest:
 class _Receipt:
     tag: bytes
     created_day: date
+    scheme: ReceiptScheme
     replies: list[bytes] = field(default_factory=list)
 
 
@@ -348,17 +351,33 @@ class MemoryReportStore:
         self._live()
         return self._salt
 
-    async def put_receipt(self, tag: bytes, report_id: ReportId) -> None:
+    async def put_receipt(
+        self, tag: bytes, report_id: ReportId, *, scheme: ReceiptScheme = ReceiptScheme.V2
+    ) -> None:
         tag = check_tag(tag)
+        scheme = ReceiptScheme(scheme)
         self._report(report_id)
         if report_id in self._receipts or any(r.tag == tag for r in self._receipts.values()):
             raise ReceiptExistsError
-        self._receipts[report_id] = _Receipt(tag=tag, created_day=self._clock())
+        self._receipts[report_id] = _Receipt(tag=tag, created_day=self._clock(), scheme=scheme)
 
-    async def find_receipt(self, tag: bytes) -> ReportId | None:
+    async def find_receipts(
+        self, tags: Sequence[bytes], *, scheme: ReceiptScheme
+    ) -> tuple[int, ReportId] | None:
         self._live()
-        tag = check_tag(tag)
-        return next((r for r, rec in self._receipts.items() if rec.tag == tag), None)
+        wanted: dict[bytes, int] = {}
+        for i, tag in enumerate(check_tags(tags)):
+            wanted.setdefault(tag, i)
+        found = [
+            (wanted[rec.tag], r)
+            for r, rec in self._receipts.items()
+            if rec.scheme == scheme and rec.tag in wanted
+        ]
+        return min(found) if found else None
+
+    async def holds_receipts(self, scheme: ReceiptScheme) -> bool:
+        self._live()
+        return any(rec.scheme == scheme for rec in self._receipts.values())
 
     async def add_reply(self, report_id: ReportId, sealed: bytes) -> bool:
         self._live()

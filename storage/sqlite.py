@@ -42,6 +42,7 @@ from storage.base import (
     DigestState,
     Dummy,
     OutboxDigest,
+    ReceiptScheme,
     ReportId,
     ReportState,
     RetentionCounts,
@@ -52,6 +53,7 @@ from storage.base import (
     check_erase_ids,
     check_slot,
     check_tag,
+    check_tags,
     free_slots,
     join_fingerprints,
     new_report_id,
@@ -700,9 +702,12 @@ class SqliteReportStore:
 
         return await self._read(job)
 
-    async def put_receipt(self, tag: bytes, report_id: ReportId) -> None:
+    async def put_receipt(
+        self, tag: bytes, report_id: ReportId, *, scheme: ReceiptScheme = ReceiptScheme.V2
+    ) -> None:
         raw = _rid(report_id)
         tag = check_tag(tag)
+        version = int(ReceiptScheme(scheme))
         day = self._clock().isoformat()
 
         async def job(conn: aiosqlite.Connection) -> None:
@@ -710,20 +715,37 @@ class SqliteReportStore:
                 raise UnknownReportError
             try:
                 await conn.execute(
-                    "INSERT INTO receipt (report_id, tag, created_day) VALUES (?, ?, ?)",
-                    (raw, tag, day),
+                    "INSERT INTO receipt (report_id, tag, created_day, scheme) VALUES (?, ?, ?, ?)",
+                    (raw, tag, day, version),
                 )
             except sqlite3.IntegrityError:
                 raise ReceiptExistsError from None
 
         await self._write(job)
 
-    async def find_receipt(self, tag: bytes) -> ReportId | None:
-        tag = check_tag(tag)
+    async def find_receipts(
+        self, tags: Sequence[bytes], *, scheme: ReceiptScheme
+    ) -> tuple[int, ReportId] | None:
+        wanted: dict[bytes, int] = {}
+        for i, tag in enumerate(check_tags(tags)):
+            wanted.setdefault(tag, i)
+        version = int(ReceiptScheme(scheme))
+        marks = ", ".join("?" * len(wanted))
+        sql = f"SELECT tag, report_id FROM receipt WHERE scheme = ? AND tag IN ({marks})"  # noqa: S608 (placeholders only)
 
-        async def job(conn: aiosqlite.Connection) -> ReportId | None:
-            row = await _one(conn, "SELECT report_id FROM receipt WHERE tag = ?", (tag,))
-            return None if row is None else _from_rid(row[0])
+        async def job(conn: aiosqlite.Connection) -> tuple[int, ReportId] | None:
+            rows = await _rows(conn, sql, (version, *wanted))
+            found = [(wanted[bytes(tag)], _from_rid(rid)) for tag, rid in rows]
+            return min(found) if found else None
+
+        return await self._read(job)
+
+    async def holds_receipts(self, scheme: ReceiptScheme) -> bool:
+        version = int(ReceiptScheme(scheme))
+
+        async def job(conn: aiosqlite.Connection) -> bool:
+            row = await _one(conn, "SELECT 1 FROM receipt WHERE scheme = ? LIMIT 1", (version,))
+            return row is not None
 
         return await self._read(job)
 

@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 
 from bot.cli import _register, cli
 from bot.receipts.codes import CODE_ENTROPY_BITS, ReceiptCode, new_code, parse_code
-from bot.receipts.derivation import TEST_KDF, Derived, derive, parse_reply_key, reply_key_token
+from bot.receipts.derivation import (
+    TEST_KDF,
+    Derived,
+    derive_v1,
+    derive_v2,
+    parse_reply_key,
+    reply_key_token,
+)
 from bot.receipts.pepper import ReceiptPepper, load_pepper, new_pepper_file
 from bot.receipts.replies import (
     BadReplySignatureError,
@@ -32,11 +39,16 @@ from bot.receipts.service import IssuedReceipt, Match, ReceiptService, ReplyOutc
 from bot.sealing.keys import KeyFileError
 from reportbot_analyst.keys import AnalystSecretKey, new_analyst_key
 from reportbot_analyst.replies import ReplyInputError, seal_reply
-from storage.base import ReportId, new_report_id
+from storage.base import ReceiptScheme, ReportId, new_report_id
 from storage.memory import MemoryReportStore
 
 SALT = bytes(range(16))
 PEPPER = ReceiptPepper.generate()
+
+
+def derive(code: ReceiptCode, salt: bytes, r: int = 0) -> Derived:
+    """What a receipt made now derives (scheme 2, secret salt ``r``), at the test cost."""
+    return derive_v2(code, r, salt, TEST_KDF.v2, PEPPER.secret)
 
 
 def _code() -> ReceiptCode:
@@ -45,7 +57,7 @@ def _code() -> ReceiptCode:
 
 def _reply_setup() -> tuple[ReportId, Derived, str]:
     report = new_report_id()
-    derived = derive(_code(), SALT, TEST_KDF)
+    derived = derive(_code(), SALT)
     return report, derived, reply_key_token(derived.reply_public)
 
 
@@ -67,7 +79,7 @@ def test_code_repr_never_shows_the_digits() -> None:
     code = ReceiptCode("123456789987654321")
     assert "123" not in repr(code)
     assert "123" not in repr(IssuedReceipt(code, "k"))
-    derived = derive(code, SALT, TEST_KDF)
+    derived = derive(code, SALT)
     assert derived.tag.hex()[:8] not in repr(derived)
     assert "123" not in repr(Match(new_report_id(), derived))
 
@@ -122,10 +134,12 @@ def test_every_code_reads_back_from_its_display(value: int) -> None:
 
 def test_the_lookup_tag_depends_on_code_and_salt_and_does_not_contain_the_code() -> None:
     code = ReceiptCode("123456789987654321")
-    one = derive(code, SALT, TEST_KDF)
-    assert derive(code, SALT, TEST_KDF) == one  # deterministic: the tag finds the report
-    assert derive(code, bytes(16), TEST_KDF).tag != one.tag  # per-database salt
-    assert derive(ReceiptCode("123456789987654320"), SALT, TEST_KDF).tag != one.tag
+    one = derive(code, SALT)
+    assert derive(code, SALT) == one  # deterministic: the tag finds the report
+    assert derive(code, bytes(16)).tag != one.tag  # per-database salt
+    assert derive(ReceiptCode("123456789987654320"), SALT).tag != one.tag
+    assert derive(code, SALT, r=1).tag != one.tag  # the secret salt
+    assert derive_v1(code, SALT, TEST_KDF.v1, PEPPER.secret).tag != one.tag  # the scheme
     assert one.tag != one.seed
     assert code.digits.encode() not in one.tag + one.seed
     assert len(one.tag) == 32
@@ -133,14 +147,12 @@ def test_the_lookup_tag_depends_on_code_and_salt_and_does_not_contain_the_code()
 
 def test_the_reply_key_is_derived_from_the_code_alone() -> None:
     code = new_code()
-    assert derive(code, SALT, TEST_KDF).reply_public == derive(code, SALT, TEST_KDF).reply_public
-    assert (
-        derive(new_code(), SALT, TEST_KDF).reply_public != derive(code, SALT, TEST_KDF).reply_public
-    )
+    assert derive(code, SALT).reply_public == derive(code, SALT).reply_public
+    assert derive(new_code(), SALT).reply_public != derive(code, SALT).reply_public
 
 
 def test_reply_key_text_round_trips_and_junk_is_refused() -> None:
-    derived = derive(new_code(), SALT, TEST_KDF)
+    derived = derive(new_code(), SALT)
     token = reply_key_token(derived.reply_public)
     assert parse_reply_key(token) == derived.reply_public
     for bad in ("", "rb-reply-pub-v1:", "rb-reply-pub-v1:AAAA", token[:-2], "rb-analyst-pub-v1:x"):
@@ -162,7 +174,7 @@ def test_a_signed_reply_opens_only_with_the_key_derived_from_the_right_code() ->
     opened = open_reply(data, report, derived, [analyst.public])
     assert opened.text == "Спасибо. Где вы сейчас работаете?"
     assert opened.day == date(2026, 3, 2)
-    other = derive(new_code(), SALT, TEST_KDF)
+    other = derive(new_code(), SALT)
     with pytest.raises(ReplyFormatError):
         open_reply(data, report, other, [analyst.public])
 
@@ -372,21 +384,24 @@ def test_docs_format_section_5_opens_a_reply_with_plain_pynacl_calls() -> None:
     analyst = AnalystSecretKey.generate()
     report = new_report_id()
     digits = "123456789987654321"
-    derived = derive(ReceiptCode(digits), SALT, TEST_KDF)
+    derived = derive(ReceiptCode(digits), SALT, r=5)
     data = seal_reply(
         analyst, report, reply_key_token(derived.reply_public), "답장", day=date(2026, 3, 2)
     )
 
-    # 5.1, step by step
-    master = nacl.pwhash.argon2id.kdf(
+    # 5.1, step by step (scheme 2, secret salt r = 5)
+    slow = nacl.pwhash.argon2id.kdf(
         32,
-        b"rb-receipt-v1:" + digits.encode(),
+        b"rb-receipt-v2:" + digits.encode() + b":5",
         SALT,
         nacl.pwhash.argon2id.OPSLIMIT_MIN,
         nacl.pwhash.argon2id.MEMLIMIT_MIN,
     )
-    tag = hashlib.blake2b(b"", key=master, digest_size=32, person=b"reportbot-rcptag").digest()
-    seed = hashlib.blake2b(b"", key=master, digest_size=32, person=b"reportbot-rplkey").digest()
+    master = hashlib.blake2b(
+        slow, key=PEPPER.secret, digest_size=32, person=b"reportbot-pep-v2"
+    ).digest()
+    tag = hashlib.blake2b(b"", key=master, digest_size=32, person=b"reportbot-tag-v2").digest()
+    seed = hashlib.blake2b(b"", key=master, digest_size=32, person=b"reportbot-rpl-v2").digest()
     assert tag == derived.tag
     private = Priv.from_seed(seed)
 
@@ -419,7 +434,8 @@ def test_docs_format_section_5_opens_a_reply_with_plain_pynacl_calls() -> None:
 
 async def test_a_stolen_database_alone_cannot_test_a_guessed_code(tmp_path: Path) -> None:
     """The attacker has the database (salt and tags) and even the right code, but not the pepper
-    file: every derivation they can run misses the stored tag; with the pepper it hits."""
+    file: every derivation they can run misses the stored tag, for every secret salt; with the
+    pepper one of them hits."""
     store = MemoryReportStore()
     analyst = AnalystSecretKey.generate()
     pepper = ReceiptPepper.generate()
@@ -428,12 +444,17 @@ async def test_a_stolen_database_alone_cannot_test_a_guessed_code(tmp_path: Path
         report
     )
     salt = await store.receipt_salt()
-    assert await store.find_receipt(derive(issued.code, salt, TEST_KDF).tag) is None
+    every_r = range(TEST_KDF.secret_salts)
     guessed_pepper = ReceiptPepper.generate().secret
-    assert await store.find_receipt(derive(issued.code, salt, TEST_KDF, guessed_pepper).tag) is None
-    assert (
-        await store.find_receipt(derive(issued.code, salt, TEST_KDF, pepper.secret).tag) == report
-    )
+    unpeppered = [derive_v1(issued.code, salt, TEST_KDF.v1).tag]
+    guessed = [derive_v2(issued.code, r, salt, TEST_KDF.v2, guessed_pepper).tag for r in every_r]
+    right = [derive_v2(issued.code, r, salt, TEST_KDF.v2, pepper.secret).tag for r in every_r]
+    for scheme in ReceiptScheme:
+        assert await store.find_receipts(unpeppered, scheme=scheme) is None
+        assert await store.find_receipts(guessed, scheme=scheme) is None
+    found = await store.find_receipts(right, scheme=ReceiptScheme.V2)
+    assert found is not None
+    assert found[1] == report
 
 
 async def test_receipts_made_before_the_pepper_are_still_found_with_their_replies() -> None:
@@ -441,8 +462,8 @@ async def test_receipts_made_before_the_pepper_are_still_found_with_their_replie
     analyst = AnalystSecretKey.generate()
     report = await store.open_report()
     code = new_code()
-    legacy = derive(code, await store.receipt_salt(), TEST_KDF)  # as the bot did before
-    await store.put_receipt(legacy.tag, report)
+    legacy = derive_v1(code, await store.receipt_salt(), TEST_KDF.v1)  # as the bot did before
+    await store.put_receipt(legacy.tag, report, scheme=ReceiptScheme.V1)
     token = reply_key_token(legacy.reply_public)
     await store.add_reply(report, seal_reply(analyst, report, token, "old", day=date.today()))
     service = ReceiptService(store, [analyst.public], pepper=PEPPER, kdf=TEST_KDF)

@@ -34,7 +34,7 @@ from storage import (
     UnknownReceiptError,
     UnknownReportError,
 )
-from storage.base import MAX_ANSWER_BYTES, MAX_SLOT
+from storage.base import MAX_ANSWER_BYTES, MAX_SLOT, ReceiptScheme
 from tests.storage_support import FakeDay
 
 
@@ -389,7 +389,7 @@ async def test_receipts_and_replies_expire_after_their_own_period(
     day.advance(1)
     counts = await store.apply_retention(policy)
     assert (counts.receipts, counts.replies) == (1, 2)
-    assert await store.find_receipt(b"t" * 32) is None
+    assert await store.find_receipts([b"t" * 32], scheme=ReceiptScheme.V2) is None
     assert await store.replies(report) == []
 
 
@@ -430,8 +430,33 @@ async def test_receipt_salt_is_random_16_bytes_and_stable(store: ReportStore) ->
 async def test_receipt_tag_finds_its_report_and_nothing_else(store: ReportStore) -> None:
     report = await _closed_report(store)
     await store.put_receipt(b"\x01" * 32, report)
-    assert await store.find_receipt(b"\x01" * 32) == report
-    assert await store.find_receipt(b"\x02" * 32) is None
+    assert await store.find_receipts([b"\x01" * 32], scheme=ReceiptScheme.V2) == (0, report)
+    assert await store.find_receipts([b"\x02" * 32], scheme=ReceiptScheme.V2) is None
+
+
+async def test_candidate_tags_are_looked_up_at_once_and_the_one_found_is_named(
+    store: ReportStore,
+) -> None:
+    report = await _closed_report(store)
+    await store.put_receipt(b"\x01" * 32, report)
+    candidates = [bytes([n]) * 32 for n in range(2, 18)]
+    candidates[11] = b"\x01" * 32
+    assert await store.find_receipts(candidates, scheme=ReceiptScheme.V2) == (11, report)
+    del candidates[11]
+    assert await store.find_receipts(candidates, scheme=ReceiptScheme.V2) is None
+
+
+async def test_a_tag_is_found_only_under_the_scheme_it_was_made_with(store: ReportStore) -> None:
+    new, old = await _closed_report(store), await _closed_report(store)
+    assert not await store.holds_receipts(ReceiptScheme.V1)
+    await store.put_receipt(b"\x01" * 32, new)  # receipts made now are scheme 2
+    assert not await store.holds_receipts(ReceiptScheme.V1)
+    assert await store.holds_receipts(ReceiptScheme.V2)
+    await store.put_receipt(b"\x02" * 32, old, scheme=ReceiptScheme.V1)
+    assert await store.holds_receipts(ReceiptScheme.V1)
+    assert await store.find_receipts([b"\x01" * 32], scheme=ReceiptScheme.V1) is None
+    assert await store.find_receipts([b"\x02" * 32], scheme=ReceiptScheme.V2) is None
+    assert await store.find_receipts([b"\x02" * 32], scheme=ReceiptScheme.V1) == (0, old)
 
 
 async def test_receipt_tag_or_report_cannot_be_taken_twice(store: ReportStore) -> None:
@@ -442,7 +467,7 @@ async def test_receipt_tag_or_report_cannot_be_taken_twice(store: ReportStore) -
         await store.put_receipt(b"\x01" * 32, other)
     with pytest.raises(ReceiptExistsError):
         await store.put_receipt(b"\x03" * 32, report)
-    assert await store.find_receipt(b"\x03" * 32) is None
+    assert await store.find_receipts([b"\x03" * 32], scheme=ReceiptScheme.V2) is None
 
 
 async def test_receipt_for_unknown_report_or_with_bad_tag_is_refused(store: ReportStore) -> None:
@@ -453,7 +478,10 @@ async def test_receipt_for_unknown_report_or_with_bad_tag_is_refused(store: Repo
         with pytest.raises(InvalidEnvelopeError):
             await store.put_receipt(bad, report)
         with pytest.raises(InvalidEnvelopeError):
-            await store.find_receipt(bad)
+            await store.find_receipts([bad], scheme=ReceiptScheme.V2)
+    for bad_list in ([], [b"\x01" * 32] * 257, b"\x01" * 32):
+        with pytest.raises(InvalidEnvelopeError):
+            await store.find_receipts(bad_list, scheme=ReceiptScheme.V2)  # type: ignore[arg-type]
 
 
 async def test_replies_come_back_in_order_and_a_repost_is_not_doubled(
@@ -481,7 +509,7 @@ async def test_receipt_outlives_the_reports_envelopes(store: ReportStore, day: F
     await store.mark_digest_posted(1)
     day.advance(31)
     assert (await store.apply_retention(RetentionPolicy())).reports == 1
-    assert await store.find_receipt(b"\x05" * 32) == report
+    assert await store.find_receipts([b"\x05" * 32], scheme=ReceiptScheme.V2) == (0, report)
     assert await store.add_reply(report, b"late reply") is True
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from storage import ReportId, ReportState, SchemaError, SqliteReportStore, schema
-from storage.base import DigestState
+from storage.base import DigestState, ReceiptScheme
 
 REPORT_OPEN = bytes.fromhex("11" * 16)
 REPORT_DONE = bytes.fromhex("22" * 16)
@@ -88,12 +88,21 @@ def _seed_v5(conn: sqlite3.Connection) -> None:
     )
 
 
+def _seed_v6(conn: sqlite3.Connection) -> None:
+    # a receipt made with scheme 2 beside the older (scheme 1) one
+    conn.execute(
+        "INSERT INTO receipt (report_id, tag, created_day, scheme) VALUES (?, ?, '2025-01-08', 2)",
+        (REPORT_V5, b"\x08" * 32),
+    )
+
+
 SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _seed_v1,
     2: _seed_v2,
     3: _seed_v3,
     4: _seed_v4,
     5: _seed_v5,
+    6: _seed_v6,
 }
 
 
@@ -161,7 +170,10 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(
                 [ReportId(REPORT_DONE.hex()), ReportId(REPORT_CARRIED.hex())]
             )
         if start >= 3:
-            assert await store.find_receipt(b"\x07" * 32) == ReportId(REPORT_DONE.hex())
+            # made before migration 6: a scheme-1 tag, found as one
+            found = await store.find_receipts([b"\x07" * 32], scheme=ReceiptScheme.V1)
+            assert found == (0, ReportId(REPORT_DONE.hex()))
+            assert await store.find_receipts([b"\x07" * 32], scheme=ReceiptScheme.V2) is None
             assert await store.replies(ReportId(REPORT_DONE.hex())) == [b"\xbb"]
         if start >= 4:
             assert await store.messages_to_erase() == {ERASE_KEY: [(77, True)]}
@@ -170,6 +182,7 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(
         await store.put_answer(report, 1, b"new")
         await store.close_report(report, ReportState.COMPLETE, b"m")
         await store.put_receipt(b"\x09" * 32, report)
+        assert await store.find_receipts([b"\x09" * 32], scheme=ReceiptScheme.V2) == (0, report)
         seq = await store.next_digest_seq()
         await store.add_digest(seq, [b"d"], [report])
 

@@ -8,8 +8,8 @@ that names the old one only inside the sealed records (``follows``): the store c
 analysts can. :meth:`~FollowupService.close` seals the new report's manifest.
 
 A wrong code says only that nothing was found, the same for a code that never existed and one
-whose receipt expired. Wrong codes are bounded (``bot.receipts.attempts``); each costs an argon2id
-derivation and a pause, and is logged as counts only, never with the code.
+whose receipt expired. Wrong codes are bounded (``bot.receipts.attempts``); each costs 2^k argon2id
+runs (one lookup at a time) and a pause, and is logged as counts only, never with the code.
 """
 
 from __future__ import annotations
