@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -211,7 +212,8 @@ async def test_the_secret_salt_is_never_stored(tmp_path: Path) -> None:
             derive_v2(issued.code, n, salt, kdf.v2, PEPPER.secret).tag for n in range(256)
         ]
         assert await store.find_receipts(candidates, scheme=ReceiptScheme.V2) == (r, report)
-        assert vars(service).keys().isdisjoint({"r", "_r"})
+        # what the caller gets back holds the code and the reply key, nothing of r
+        assert [f.name for f in dataclasses.fields(issued)] == ["code", "reply_key"]
     finally:
         await store.close()
 
@@ -284,6 +286,18 @@ async def test_a_flood_of_wrong_codes_takes_one_core_and_receipts_are_still_made
     assert most == 1
     assert finished.index("receipt") <= 2  # not behind the eight lookups
     assert finished.count("lookup") == 8
+
+
+async def test_a_secret_salt_out_of_range_makes_no_receipt() -> None:
+    """r = 2^k would give a tag that no lookup tries: refused before anything is stored."""
+    store = MemoryReportStore()
+    service = ReceiptService(
+        store, [ANALYST.public], pepper=PEPPER, kdf=TEST_KDF, secret_salt=lambda bound: bound
+    )
+    report = await store.open_report()
+    with pytest.raises(ValueError, match="out of range"):
+        await service.issue(report)
+    assert not await store.holds_receipts(ReceiptScheme.V2)
 
 
 def test_two_argon2id_slots_at_least() -> None:

@@ -130,6 +130,8 @@ class ReceiptService:
         for _ in range(3):
             code = new_code(self._randbelow)
             r = self._secret_salt(self.kdf.secret_salts)
+            if not 0 <= r < self.kdf.secret_salts:  # a receipt no lookup would find
+                raise ValueError("the secret salt is out of range")
             async with self._slots:
                 slow = await asyncio.to_thread(slow_hash_v2, code, r, salt, self.kdf.v2)
             derived = split(slow, self._pepper, SCHEME_2)
