@@ -16,7 +16,8 @@ What it assembles:
 - one error handler (:class:`handlers.errors.ErrorReporter`);
 - at start (``post_init``): the command menu and descriptions per language (the phrasebook's in
   cover mode, docs/cover.md), and closing reports
-  a previous run left open; at stop: closing the reports of conversations still open.
+  a previous run left open; at stop: closing the reports of conversations still open and, in
+  cover mode, erasing their chats (``ReporterChats.close_all``).
 
 No persistence object is ever given to PTB: nothing about a reporter is written by it. And the
 Application is a :class:`ForgetfulApplication`, which never collects the chat and user ids of
@@ -208,6 +209,7 @@ class BotRuntime:
             await self.groups.handle(update, context)
 
     async def post_init(self, app: App) -> None:
+        self.chats.attach(app.bot)  # cover mode: erasing at the idle timeout and at a stop
         await self._set_menu(app)
         await self.chats.load_orphans()  # message ids a previous run could not erase
         await self._close_orphans()

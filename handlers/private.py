@@ -7,7 +7,9 @@ words it from the locale files. This module does the Telegram side only:
 - what arrived: a command, a button, text, a file, or something that does not fit;
 - what to keep: each accepted answer sealed and committed before the reporter sees the next step;
 - what to erase: every message id of the conversation (both directions), deleted in batches of up
-  to 100 at submission, quick exit, /panic, discard, and after an idle timeout.
+  to 100 at submission, quick exit, /panic, discard, and after an idle timeout; in cover mode
+  also at the idle timeout itself and before a graceful stop, through the conversation's sealed
+  chat handle (``handlers.state``), leaving the phrasebook's first screen.
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ from bot.questionnaire.flow import AnswerValue, Flow, MediaKind
 from bot.questionnaire.kind import SUB_OTHER
 from bot.questionnaire.kinds import kind_of
 from bot.receipts.service import IssuedReceipt
+from bot.sealing.chat_handle import ChatHandles
 from handlers.callbacks import Callback, CallbackError, Op, decode, new_nonce
 from handlers.cover import Cover, is_cover_button
 from handlers.limits import Decision, FloodLimits, Verdict
-from handlers.pseudonyms import PseudonymKeys, PseudonymMap
+from handlers.pseudonyms import Pseudonym, PseudonymKeys, PseudonymMap
 from handlers.render import Renderer, Screen
 from handlers.reports import ReportDraft, ReportWriter
 from handlers.state import Conversation, KeyedLocks, Leftover, Orphan
@@ -82,6 +85,11 @@ LAST_WORD_SECONDS = 30.0
 
 LAST_WORDS_AT_STOP_SECONDS = 5.0
 """At shutdown, how long the last lines still waiting for their deletion get, together."""
+
+ERASE_AT_STOP_SECONDS = 15.0
+"""Cover mode, at a graceful stop: how long erasing the open conversations' chats gets, together
+(with the last lines' 5 s well under systemd's TimeoutStopSec=60 and compose's
+stop_grace_period); what does not fit is erased at the reporter's next message."""
 
 MAX_PROBED_ORPHANS = 50
 """After a restart, how many unclaimed conversations are tried in a newcomer's chat."""
@@ -214,6 +222,14 @@ class ReporterChats:
         self.orphans: dict[bytes, Orphan] = {}
         self.last_word_seconds = LAST_WORD_SECONDS
         self._last_words: dict[asyncio.Task[None], tuple[Bot, int, Conversation, int]] = {}
+        self.handles = ChatHandles()
+        """Cover mode: seals the chat ids of open conversations (a key per process)."""
+        self.bot: Bot | None = None
+        """The Application's bot (``attach``): erasing with nobody writing (cover mode)."""
+
+    def attach(self, bot: Bot) -> None:
+        """At start: the bot that erases chats at the idle timeout and at a stop."""
+        self.bot = bot
 
     # ==== entry point ====
     async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -229,9 +245,23 @@ class ReporterChats:
             await self._dropped(update, context.bot, user.id, user.language_code, decision)
             return
         async with self.locks.hold(key):
-            await self._handle_locked(
-                update, context.bot, user.id, chat.id, user.language_code, decision
-            )
+            try:
+                await self._handle_locked(
+                    update, context.bot, user.id, chat.id, user.language_code, decision
+                )
+            finally:
+                self._hold_chat(user.id, chat.id)
+
+    def _hold_chat(self, user_id: int, chat_id: int) -> None:
+        """Cover mode: a conversation with messages to erase keeps its chat id sealed, so the
+        idle sweep and a stop can erase it without the reporter; one with none keeps nothing."""
+        conv = self.conversations.get(user_id)
+        if self.cover is None or conv is None:
+            return
+        if not conv.message_ids:
+            conv.chat = None
+        elif conv.chat is None:
+            conv.chat = self.handles.seal(chat_id)
 
     async def _dropped(
         self,
@@ -810,6 +840,8 @@ class ReporterChats:
             if mid in conv.message_ids:
                 conv.message_ids.remove(mid)
             conv.kept.discard(mid)
+        if not conv.message_ids:
+            conv.chat = None  # nothing left to erase: no chat id either
         await self._forget(conv.erase_key, ids)
 
     async def fresh_conversation(self, turn: Turn) -> Conversation:
@@ -830,6 +862,7 @@ class ReporterChats:
         self.conversations.pop(turn.user_id)
         conv.state = None
         conv.draft = None
+        conv.chat = None
         conv.message_ids = []
         conv.prompt_message_id = None
         return ids
@@ -1003,6 +1036,7 @@ class ReporterChats:
 
     async def _evicted(self, conv: Conversation) -> None:
         """Pushed out of memory: keep the answers; its messages wait for their reporter."""
+        conv.chat = None
         await self.save(conv)
         self._orphan(conv.erase_key, conv.message_ids, conv.kept)
         await self._close_unattended(conv)
@@ -1099,18 +1133,8 @@ class ReporterChats:
         for key, conv in list(self.conversations.items()):
             if now - conv.last_seen < idle or self.locks.busy(key):
                 continue
-            self.conversations.pop_key(key)
-            kept = conv.draft is not None
-            ids = list(conv.message_ids)
-            await self.save(conv)
-            try:
-                await self._close_unattended(conv)
-            except Exception as exc:
-                log.error("idle_close_failed", extra={"fields": {"exc_type": exception_types(exc)}})
-            if ids:
-                leftover = Leftover(ids, kept, now + LEFTOVER_SECONDS, conv.erase_key)
-                for pushed in self.leftovers.put_key(key, leftover):
-                    self._orphan(pushed.erase_key, pushed.message_ids, set())
+            async with self.locks.hold(key):  # the reporter's next update waits for the erase
+                await self._time_out(key, conv, now)
             ended += 1
         for key, leftover in list(self.leftovers.items()):
             if leftover.expires <= now:
@@ -1125,6 +1149,75 @@ class ReporterChats:
             log.info("idle_conversations_ended", extra={"fields": {"count": ended}})
         return ended
 
+    async def _time_out(self, key: Pseudonym, conv: Conversation, now: float) -> None:
+        """End an idle conversation: keep its answers; in cover mode erase its chat now and leave
+        the phrasebook; what is not erased waits for the reporter as a :class:`Leftover`."""
+        popped = self.conversations.pop_key(key)
+        if popped is not None and popped is not conv:  # replaced meanwhile: that one is fresh
+            self.conversations.put_key(key, popped)
+        kept = conv.draft is not None
+        ids = list(conv.message_ids)
+        await self.save(conv)
+        try:
+            await self._close_unattended(conv)
+        except Exception as exc:
+            log.error("idle_close_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+        if ids and conv.chat is not None:
+            ids = await self._erase_unattended(conv, ids, everything=True)
+        conv.chat = None
+        if ids:
+            leftover = Leftover(ids, kept, now + LEFTOVER_SECONDS, conv.erase_key)
+            for pushed in self.leftovers.put_key(key, leftover):
+                self._orphan(pushed.erase_key, pushed.message_ids, set())
+
+    async def _erase_unattended(
+        self, conv: Conversation, ids: Sequence[int], *, everything: bool
+    ) -> list[int]:
+        """Cover mode, nobody writing (the idle timeout, a stop): open the conversation's chat
+        handle, delete ``ids`` and leave the phrasebook's first screen. Returns the ids that
+        could not be deleted (the fallback's: they go at the reporter's next message).
+        ``everything``: the store forgets the whole conversation once all went (else only
+        ``ids``: a receipt kept on screen stays noted)."""
+        handle, conv.chat = conv.chat, None
+        if handle is None or self.bot is None or self.cover is None:
+            return list(ids)
+        if not ids:
+            return []
+        chat_id = self.handles.open(handle)
+        # a private chat's id is its reporter's user id; nothing here looks the reporter up
+        turn = Turn(self.bot, chat_id, chat_id, conv, conv.lang or self.languages[0])
+        failed = await turn.delete(ids)
+        done = [m for m in ids if m not in failed]
+        await self._forget(conv.erase_key, None if everything and not failed else done)
+        try:
+            await self.cover.home(turn)
+        except TelegramError as exc:  # erased all the same; the phrasebook shows at the next
+            log.warning("cover_home_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+        return failed
+
+    async def _erase_at_stop(self, convs: Sequence[Conversation]) -> None:
+        """Cover mode, at a graceful stop: erase every open conversation's chat (all but a
+        receipt not yet noted, as after a restart) and leave the phrasebook, all together and
+        for at most :data:`ERASE_AT_STOP_SECONDS`. What does not fit stays in the store's
+        journal, erased at the reporter's next message after the restart."""
+        if not convs:
+            return
+        erasures = [
+            self._erase_unattended(
+                c, [m for m in c.message_ids if m not in c.kept], everything=False
+            )
+            for c in convs
+        ]
+        try:
+            async with asyncio.timeout(ERASE_AT_STOP_SECONDS):
+                await asyncio.gather(*erasures, return_exceptions=True)
+        except TimeoutError:
+            log.warning("erase_at_stop_unfinished", extra={"fields": {"count": len(convs)}})
+        finally:
+            for conv in convs:
+                conv.chat = None
+        log.info("erased_at_stop", extra={"fields": {"count": len(convs)}})
+
     async def rotate_keys(self, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
         self.keys.rotate()
         for conv in self.conversations.drop_unreachable():
@@ -1136,18 +1229,23 @@ class ReporterChats:
     async def close_all(self) -> None:
         """At shutdown: keep every open report's answers (closed as interrupted).
 
-        The chats cannot be erased now (the bot holds no chat id); their message ids are in the
-        store, and the reporter's next message after the restart erases them. Last words whose
+        Their message ids are in the store, and the reporter's next message after the restart
+        erases them. In cover mode the chats are erased first, now, through their sealed chat
+        handles, within :data:`ERASE_AT_STOP_SECONDS` (:meth:`_erase_at_stop`). Last words whose
         deletion is pending are deleted then, all at once and for at most
         :data:`LAST_WORDS_AT_STOP_SECONDS`: the answers come first, and a Telegram that does not
         answer must not hold the stop past systemd's stop timeout.
         """
+        open_chats: list[Conversation] = []
         for key, conv in list(self.conversations.items()):
             self.conversations.pop_key(key)
             await self.save(conv)
             await self._close_unattended(conv)
+            if conv.chat is not None:
+                open_chats.append(conv)
         if self.receipts is not None:
             await self.receipts.close_all()
+        await self._erase_at_stop(open_chats)
         waiting = list(self._last_words.items())
         self._last_words.clear()
         for task, _ in waiting:

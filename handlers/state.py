@@ -2,17 +2,31 @@
 
 A :class:`Conversation` holds only what the engine needs (its State), the report's slot map, the
 ids of the messages to delete (both directions), and a random nonce for the buttons. It is wiped
-at submit, discard, quick exit, panic and idle timeout. No chat id or user id is kept: a chat id
-is only at hand while an update from that chat is handled.
+at submit, discard, quick exit, panic and idle timeout. No plain chat id or user id is kept: a
+chat id is at hand while an update from that chat is handled, and otherwise only sealed.
 
-When a conversation times out nobody is there to tell, and without the chat id its messages
-cannot be deleted then; the ids are kept as a :class:`Leftover` under the pseudonym, and deleted
-(with a word that the answers were kept) when the reporter next writes, within Telegram's 48 hours.
+The sealed chat id (cover mode only): while a conversation has messages to erase, it keeps a
+:class:`bot.sealing.chat_handle.ChatHandle`, its chat id sealed in memory under a random key made
+at start (never written, never logged; its repr shows no digits). It exists so that the bot can
+erase the chat *without the reporter*: at the idle timeout and before a graceful stop (SIGTERM),
+leaving the phrasebook's first screen (docs/cover.md). It is dropped (``chat = None``) when the
+conversation ends in any way (submit, discard, quick exit, /panic, duress, idle timeout,
+eviction, key rotation) and when nothing of it is left to erase, so it lives no longer than the
+idle timeout. It keeps the number off the heap (no int object, no digits: a heap, swap or core
+scan, a repr in an exception report or a log line finds nothing); it does not protect against
+someone reading the live process, who can take the key beside it and sees every update anyway.
+
+With the cover off there is no handle. When a conversation times out nobody is there to tell, and
+without the chat id its messages cannot be deleted then; the ids are kept as a :class:`Leftover`
+under the pseudonym, and deleted (with a word that the answers were kept) when the reporter next
+writes, within Telegram's 48 hours. In cover mode that is the fallback when the erase at the
+timeout fails.
 
 Every recorded message id is also written to the store under the conversation's ``erase_key`` (16
 random bytes, unrelated to the reporter) so that erasing survives a restart; after one, those
 ids are :class:`Orphan` s: nobody knows whose they are until the reporter writes again
-(``handlers.private``, "after a restart").
+(``handlers.private``, "after a restart"). In cover mode a graceful stop erases what it can
+first (within a time budget); a kill or a crash leaves only this route.
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.questionnaire.engine import ACTIVE_PHASES, State
+from bot.sealing.chat_handle import ChatHandle
 from handlers.pseudonyms import Pseudonym
 from handlers.reports import ReportDraft
 from storage.base import ERASE_KEY_BYTES
@@ -52,6 +67,8 @@ class Conversation:
     entered: bool = False
     """Cover mode: an entry code opened this conversation (until it is erased, the chat is a
     report's, not the phrasebook's)."""
+    chat: ChatHandle | None = None
+    """Cover mode: the chat id, sealed, while there is something to erase (docstring above)."""
 
     def record(self, message_id: int | None) -> None:
         if message_id is None or message_id in self.message_ids[-8:]:

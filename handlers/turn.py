@@ -158,16 +158,20 @@ class Turn:
                 "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}
             )
 
-    async def delete(self, ids: Sequence[int]) -> None:
-        """Delete messages of this chat, in batches; a failed batch is logged as a count."""
+    async def delete(self, ids: Sequence[int]) -> list[int]:
+        """Delete messages of this chat, in batches; a failed batch is logged as a count.
+        Returns the ids of the batches that failed (Telegram refused or did not answer)."""
         unique = sorted(set(ids))
         log.debug("erase", extra={"fields": {"messages": len(unique)}})
+        failed: list[int] = []
         for start in range(0, len(unique), DELETE_BATCH):
             batch = unique[start : start + DELETE_BATCH]
             try:
                 await self.bot.delete_messages(self.chat_id, batch)
             except TelegramError as exc:
+                failed += batch
                 log.warning(
                     "delete_batch_failed",
                     extra={"fields": {"exc_type": exception_types(exc), "count": len(batch)}},
                 )
+        return failed

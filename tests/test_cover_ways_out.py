@@ -56,6 +56,13 @@ async def into_report(client: ReporterClient, *, stop_at: str = "hours") -> None
     )
 
 
+async def submitted(client: ReporterClient) -> None:
+    """Browse, enter, answer the questions and submit."""
+    await into_report(client, stop_at="")
+    await walk(client, {})
+    await tap(client, Op.SUBMIT)
+
+
 def assert_phrasebook_only(client: ReporterClient) -> None:
     shown = client.on_screen()
     assert not_phrasebook(shown) == [], [m.text for m in shown]
@@ -89,9 +96,7 @@ async def test_after_a_submit_the_thanks_goes_and_the_phrasebook_stays(tmp_path:
     async with running_bot(tmp_path, **COVER_ON) as bot:
         bot.runtime.chats.last_word_seconds = LAST_WORD
         client = bot.client(language_code="ru")
-        await into_report(client, stop_at="")
-        await walk(client, {})
-        await tap(client, Op.SUBMIT)
+        await submitted(client)
         texts = [m.text for m in client.on_screen() if m.from_bot]
         assert bot.ui("ru", "ui.done.thanks") in texts  # "received", for a short while
         await settle(bot)
@@ -104,9 +109,7 @@ async def test_with_receipts_the_code_stays_until_noted_then_only_the_phrasebook
 ) -> None:
     async with receipt_bot(tmp_path, **COVER_ON) as rb:
         client = rb.client(language_code="ru")
-        await into_report(client, stop_at="")
-        await walk(client, {})
-        await tap(client, Op.SUBMIT)
+        await submitted(client)
         receipt = receipt_message_id(client)
         assert receipt is not None
         assert "/followup" not in (client.chat.messages[receipt].text or "")  # not outside
@@ -117,9 +120,7 @@ async def test_with_receipts_the_code_stays_until_noted_then_only_the_phrasebook
 async def test_the_receipts_quick_exit_leaves_the_phrasebook(tmp_path: Path) -> None:
     async with receipt_bot(tmp_path, **COVER_ON) as rb:
         client = rb.client(language_code="ru")
-        await into_report(client, stop_at="")
-        await walk(client, {})
-        await tap(client, Op.SUBMIT)
+        await submitted(client)
         await client.click("Быстро закрыть")
         assert_phrasebook_only(client)
 
@@ -138,14 +139,47 @@ async def test_after_an_idle_timeout_the_next_message_erases_and_shows_the_phras
         assert [r.state for r in await bot.reports()] == [ReportState.INTERRUPTED]
 
 
+async def test_an_idle_timeout_leaves_only_the_phrasebook_before_the_reporter_writes_again(
+    tmp_path: Path,
+) -> None:
+    """The failure: the reporter walked away mid-report; until they wrote again the questions
+    and their answers stayed on the phone for whoever checked it (issue 15.4)."""
+    async with running_bot(tmp_path, **COVER_ON) as bot:
+        client = bot.client(language_code="ru")
+        await into_report(client)
+        assert not_phrasebook(client.on_screen()) != []  # mid-report: the questions show
+        calls = len(bot.telegram.calls)
+        bot.clock.advance(bot.settings.idle_timeout_seconds + 1)
+        assert await bot.runtime.chats.sweep() == 1
+        assert len(bot.telegram.calls) > calls  # the sweep itself erased, nobody wrote
+        assert_phrasebook_only(client)
+        assert client.last_text() == pb("ru", "pb.home")
+        assert [r.state for r in await bot.reports()] == [ReportState.INTERRUPTED]
+        assert await bot.store.messages_to_erase() == {}  # nothing left for a next message
+        await client.send("больница")  # back later: the phrasebook answers, nothing to erase
+        assert_phrasebook_only(client)
+        await enter(client)  # and a new report opens
+        assert client.labels()[:1] == ["Русский"]
+
+
+async def test_an_idle_timeout_also_erases_a_receipt_left_on_screen(tmp_path: Path) -> None:
+    async with receipt_bot(tmp_path, **COVER_ON) as rb:
+        client = rb.client(language_code="ru")
+        await submitted(client)
+        assert receipt_message_id(client) is not None  # walked away without "I saved the code"
+        bot = rb.harness
+        bot.clock.advance(bot.settings.idle_timeout_seconds + 1)
+        await bot.runtime.chats.sweep()
+        assert receipt_message_id(client) is None
+        assert_phrasebook_only(client)
+
+
 async def test_a_duress_code_erases_a_kept_receipt_and_answers_like_a_wrong_code(
     tmp_path: Path,
 ) -> None:
     async with receipt_bot(tmp_path, **COVER_ON) as rb:
         client = rb.client(language_code="ru")
-        await into_report(client, stop_at="")
-        await walk(client, {})
-        await tap(client, Op.SUBMIT)
+        await submitted(client)
         assert receipt_message_id(client) is not None  # the code is still on screen
         wrong = rb.client(language_code="ru")
         await wrong.send("/start")
@@ -204,9 +238,7 @@ async def test_a_follow_up_in_cover_mode_is_reached_with_the_entry_code_and_ends
     async with receipt_bot(tmp_path, **COVER_ON) as rb:
         rb.harness.runtime.chats.last_word_seconds = LAST_WORD
         client = rb.client(language_code="ru")
-        await into_report(client, stop_at="")
-        await walk(client, {})
-        await tap(client, Op.SUBMIT)
+        await submitted(client)
         code = shown_code(client)
         await client.click("Код сохранён")
         await client.send("/followup")  # no such command outside a report

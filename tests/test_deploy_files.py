@@ -89,6 +89,21 @@ def test_a_crash_cannot_write_a_core_file_under_systemd_or_compose() -> None:
     assert compose["services"]["reportbot"]["ulimits"]["core"] == 0
 
 
+def test_a_stop_is_not_killed_while_it_erases_cover_mode_chats() -> None:
+    """The failure: Docker's default stop timeout (10 s) kills the bot in the middle of the
+    erasing a graceful stop does in cover mode (docs/cover.md), leaving questions on screen."""
+    from handlers.private import ERASE_AT_STOP_SECONDS, LAST_WORDS_AT_STOP_SECONDS
+
+    needed = ERASE_AT_STOP_SECONDS + LAST_WORDS_AT_STOP_SECONDS + 10  # the rest of the stop
+    compose = yaml.safe_load((ROOT / "compose.example.yaml").read_text(encoding="utf-8"))
+    grace = re.fullmatch(r"(\d+)s", compose["services"]["reportbot"]["stop_grace_period"])
+    assert grace is not None
+    assert float(grace.group(1)) >= needed
+    unit = (ROOT / "deploy" / "reportbot.service").read_text(encoding="utf-8")
+    [stop] = re.findall(r"^TimeoutStopSec=(\d+)$", unit, flags=re.M)
+    assert float(stop) >= needed
+
+
 def test_systemd_unit_keeps_the_token_out_of_the_environment_and_the_system_read_only() -> None:
     unit = (ROOT / "deploy" / "reportbot.service").read_text(encoding="utf-8")
     for line in (

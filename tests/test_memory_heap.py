@@ -22,7 +22,7 @@ from typing import Any
 from telegram.ext import Application
 
 from handlers.callbacks import Op
-from tests.bot_support import BotHarness, running_bot, tap, walk
+from tests.bot_support import COVER_ON, BotHarness, enter, running_bot, tap, walk
 from tests.botclient import FakeTelegram, ReporterClient
 
 _BOT_PACKAGES = ("bot.", "handlers.", "storage.", "telegram", "aiosqlite", "asyncio", "httpx")
@@ -150,6 +150,42 @@ async def test_heap_holds_no_id_name_or_answer_after_reporters_finish_and_panic(
         assert holders(canaries, bot.telegram, clients)
         del app.bot_data["planted"]
         assert holders(canaries, bot.telegram, clients) == []
+
+
+async def test_an_idle_cover_conversation_holds_its_chat_id_only_sealed_and_drops_it_at_the_end(
+    tmp_path: Path,
+) -> None:
+    """Cover mode keeps a chat handle so that the idle sweep and a stop can erase the chat without
+    the reporter (handlers.state). The failure this blocks: the chat id kept for that as a plain
+    int (or its digits) in a conversation waiting for its reporter, or left after it ended."""
+    async with running_bot(tmp_path, **COVER_ON) as bot:
+        clients, canaries = _reporters(bot, 3)
+        ids_only = Canaries(set(canaries.ids), [str(i) for i in canaries.ids])
+        for client in clients:
+            await client.send("/start")
+            await enter(client)
+            await client.click("Русский")
+            await tap(client, Op.CHOOSE, "intro", "continue")
+            await tap(client, Op.CHOOSE, "consent", "agree")
+            await walk(client, {"about": [("choose", "me")]}, stop_at="place")
+        chats = bot.runtime.chats
+        waiting = [conv for _, conv in chats.conversations.items()]
+        assert len(waiting) == 3
+        assert all(conv.chat is not None for conv in waiting)
+        assert sorted(chats.handles.open(c.chat) for c in waiting if c.chat) == sorted(
+            canaries.ids
+        )  # each handle is its reporter's chat: the bot can erase it without them
+        assert not any(str(i) in repr(c) for c in waiting for i in canaries.ids)
+        assert holders(ids_only, bot.telegram, clients) == []  # neither int nor digits
+        # ...and the walk sees an id a waiting conversation would hold as a plain int
+        waiting[0].files_received = next(iter(canaries.ids))
+        assert holders(ids_only, bot.telegram, clients)
+        waiting[0].files_received = 0
+        bot.clock.advance(bot.settings.idle_timeout_seconds + 1)
+        assert await chats.sweep() == 3  # erased, the phrasebook left, the handles dropped
+        assert [conv.chat for conv in waiting] == [None, None, None]
+        del waiting
+        assert holders(ids_only, bot.telegram, clients) == []
 
 
 async def test_the_library_would_have_kept_every_id_without_the_forgetful_application(

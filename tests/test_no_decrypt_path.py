@@ -30,6 +30,7 @@ NO_PRIVATE_KEYS = (
     "bot/sealing/envelope.py",
     "bot/sealing/keys.py",
     "bot/receipts",
+    "bot/sealing/chat_handle.py",
     "handlers",
     "storage",
 )
@@ -44,6 +45,11 @@ ALLOWED: dict[str, str] = {
         "who typed the right receipt code, with the reply key derived from that code (argon2id, "
         "bot/receipts/derivation.py); the server keeps only the code's lookup tag, never the code "
         "or the key, and holds no key that opens a report"
+    ),
+    "bot/sealing/chat_handle.py": (
+        "cover mode's chat handle: a chat id the bot sealed itself in memory (SecretBox, a key "
+        "made at start, never written) is opened to erase that chat at the idle timeout or a "
+        "stop; the key opens nothing else, and nothing sealed with it leaves the process"
     ),
 }
 
