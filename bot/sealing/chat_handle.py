@@ -31,10 +31,11 @@ CHAT_ID_BYTES: Final = 8
 class ChatHandle:
     """One sealed chat id. Its repr and str show no digits; it holds no int."""
 
-    __slots__ = ("_sealed",)
+    __slots__ = ("sealed",)
 
     def __init__(self, sealed: bytes) -> None:
-        self._sealed = sealed
+        self.sealed = sealed
+        """The chat id under :class:`ChatHandles`' key (nonce and tag included)."""
 
     def __repr__(self) -> str:
         return "ChatHandle(<sealed>)"
@@ -59,5 +60,5 @@ class ChatHandles:
 
     def open(self, handle: ChatHandle) -> int:
         """The chat id, for the erase about to be made (held no longer than that)."""
-        plain = self._box.decrypt(handle._sealed)
+        plain = self._box.decrypt(handle.sealed)
         return int.from_bytes(plain, "big", signed=True)
