@@ -37,9 +37,10 @@ from bot.receipts.pepper import ReceiptPepper
 from bot.receipts.service import ReceiptService
 from reportbot_analyst.keys import AnalystSecretKey
 from reportbot_analyst.replies import seal_reply
-from storage.base import ReceiptScheme, ReportStore
+from storage.base import ReceiptScheme, ReportStore, RetentionPolicy
 from storage.memory import MemoryReportStore
 from storage.sqlite import SqliteReportStore
+from tests.storage_support import FakeDay
 
 PEPPER = ReceiptPepper.generate()
 ANALYST = AnalystSecretKey.generate()
@@ -176,6 +177,30 @@ async def test_receipts_made_with_scheme_1_are_still_found_and_their_replies_ope
     assert new_match.report_id == new_report
     assert await service.find(new_code()) is None
     assert (runs.v1, runs.v2) == (3, 3 * TEST_KDF.secret_salts)
+
+
+async def test_once_retention_prunes_the_last_scheme_1_receipt_lookups_stop_paying_for_it(
+    runs: Runs,
+) -> None:
+    day = FakeDay()
+    store = MemoryReportStore(clock=day)
+    salt = await store.receipt_salt()
+    old_code = new_code()
+    old_report = await store.open_report()
+    old = derive_v1(old_code, salt, TEST_KDF.v1, PEPPER.secret)
+    await store.put_receipt(old.tag, old_report, scheme=ReceiptScheme.V1)
+    service = _service(store, 9)
+    day.advance(100)
+    issued = await service.issue(await store.open_report())
+    runs.reset()
+    assert await service.find(old_code) is not None
+    assert runs.v1 == 1
+    day.advance(80)  # the scheme-1 receipt is 180 days old, the new one 80
+    assert (await store.apply_retention(RetentionPolicy(receipt_days=180))).receipts == 1
+    runs.reset()
+    assert await service.find(old_code) is None
+    assert await service.find(issued.code) is not None
+    assert (runs.v1, runs.v2) == (0, 2 * TEST_KDF.secret_salts)
 
 
 async def test_a_scheme_1_tag_is_not_found_as_scheme_2_nor_the_reverse() -> None:
