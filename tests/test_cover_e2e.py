@@ -144,6 +144,10 @@ async def test_a_restart_mid_report_leaves_only_the_phrasebook_at_the_next_messa
                 assert worker.minder_finds() != []  # mid-report: the questions are there
             old_button = presser.client.find_button("Назад")
             await bot.stop(sig)
+            # docs/cover.md: a SIGTERM erases before the exit; a SIGKILL runs nothing, so the
+            # questions stay until the next message
+            at_exit = [w.minder_finds() for w in (typer, presser, panicker)]
+            assert (at_exit == [[], [], []]) is (sig == signal.SIGTERM), at_exit
             await bot.start()
             await typer.client.send("больница")  # typed text: erased, then a search
             await presser.client.press(*old_button)  # a button of the old conversation
@@ -163,3 +167,66 @@ async def test_a_restart_mid_report_leaves_only_the_phrasebook_at_the_next_messa
         for report_id in ready:
             assert (await store.load_report(report_id)).state is ReportState.INTERRUPTED
     _no_code_anywhere(bot)
+
+
+async def test_a_graceful_stop_leaves_only_the_phrasebook_before_anyone_writes_again(
+    tmp_path: Path,
+) -> None:
+    """The failure: after a SIGTERM (a restart, an upgrade) the questions of every open report
+    stayed on the phones until each reporter wrote again; now the stop erases them itself."""
+    markers = Markers()
+    async with fake_telegram() as server:
+        bot = Bot(tmp_path, server, extra_env=COVER_ENV)
+        await bot.start()
+        try:
+            workers = [Worker(server, markers.person()) for _ in range(3)]
+            for worker in workers:
+                await worker.halfway(markers)
+                assert worker.minder_finds() != []  # mid-report: the questions are there
+            assert await bot.stop(signal.SIGTERM) == 0
+            found = {n: worker.minder_finds() for n, worker in enumerate(workers)}  # process gone
+            await bot.start()
+            again = workers[0]
+            await again.client.send("больница")  # the next message: a search, as always
+            assert again.client.last_text() != BOOK.text("ru", "pb.search.none")
+            await again.client.send(ENTRY_CODE)  # and a new report opens
+            assert again.client.labels()[:1] == ["Русский"]
+            assert await bot.stop() == 0
+        finally:
+            await bot.kill_if_running()
+    assert found == {0: [], 1: [], 2: []}
+    assert server.telegram.unexpected == []
+    async with open_store(bot.data_dir) as store:
+        ready = await store.ready_reports()
+        assert len(ready) == 3  # the answers kept, once each
+        for report_id in ready:
+            assert (await store.load_report(report_id)).state is ReportState.INTERRUPTED
+    log = (bot.logs / "run1.log").read_text()
+    assert '"event":"erased_at_stop"' in log
+    _no_code_anywhere(bot)
+    leaks = find_leaks(bot.data_dir, markers.values) + find_leaks(bot.logs, markers.values)
+    assert leaks == []
+
+
+async def test_an_idle_timeout_over_http_leaves_only_the_phrasebook(tmp_path: Path) -> None:
+    """A short idle timeout (fractions of an hour are allowed, docs/cover.md): the reporter walks
+    away mid-report, and the bot's own sweep erases the chat with nobody writing."""
+    markers = Markers()
+    env = {**COVER_ENV, "REPORTBOT_IDLE_TIMEOUT_HOURS": "0.002"}  # 7.2 s; swept every 1.8 s
+    async with fake_telegram() as server:
+        bot = Bot(tmp_path, server, extra_env=env)
+        await bot.start()
+        try:
+            worker = Worker(server, markers.person())
+            await worker.halfway(markers)
+            assert worker.minder_finds() != []
+            sent = len(server.telegram.calls_of("sendMessage"))
+            await server.wait_for("sendMessage", sent + 1, within=60)  # the sweep's phrasebook
+            found = worker.minder_finds()
+            assert await bot.stop() == 0
+        finally:
+            await bot.kill_if_running()
+    assert found == []
+    assert worker.client.last_text() == BOOK.text("ru", "pb.home")
+    async with open_store(bot.data_dir) as store:
+        assert len(await store.ready_reports()) == 1
