@@ -91,13 +91,15 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> Runs:
 
 
 def test_a_guess_costs_no_less_than_one_interactive_run_of_scheme_1() -> None:
-    """2^k scheme-2 runs per guess: at least the passes and the passes x memory of libsodium's
-    interactive limits, which every guess cost before. A later change cannot quietly weaken it."""
+    """2^k scheme-2 runs per guess: at least the passes, the passes x memory and the area-time
+    (memory held x time, ~ memory^2 x passes per run) of libsodium's interactive limits, which
+    every guess cost before. A later change cannot quietly weaken it."""
     kdf = PRODUCTION_KDF
     ops = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
     mem = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
     assert kdf.secret_salts * kdf.v2.opslimit * kdf.v2.memlimit >= ops * mem
     assert kdf.secret_salts * kdf.v2.opslimit >= ops
+    assert kdf.secret_salts * kdf.v2.opslimit * kdf.v2.memlimit**2 >= ops * mem**2
     # scheme 1 keeps the limits its receipts were made with
     assert kdf.v1 == INTERACTIVE == KdfLimits(ops, mem)
     # and making a receipt is the cheap side: one run, a fraction of scheme 1's

@@ -23,16 +23,16 @@ machine of issue 13.5, medians of 5, others working)::
 
                      one run            a receipt made           one wrong guess
     scheme 1 (before)  2 passes x 64 MiB  1 run:  88.7 ms, 128 MiB   1 run:  88.7 ms, 128 MiB
-    scheme 2, k = 4    1 pass x 16 MiB    1 run:  11.4 ms,  16 MiB  16 runs: 182 ms,  256 MiB
+    scheme 2, k = 5    1 pass x 16 MiB    1 run:  11.4 ms,  16 MiB  32 runs: 365 ms,  512 MiB
     (MiB = MiB-passes: memory filled x passes, the time x memory each costs)
 
-(on an idle machine the lead measured 78 ms for scheme 1 and 7.6 ms for one scheme-2 run: 122 ms
-a guess). So a guess costs >= 1.6x the CPU time and 2x the memory-passes (time x memory) of
-scheme 1 (``tests/test_receipt_secret_salt.py`` checks it on :data:`PRODUCTION_KDF`). What does
-fall: memory per run (16 MiB instead of 64 MiB), so an attacker with a GPU or ASIC fits 4x more
-runs in the same memory; its area-time cost (memory held x time, ~ m^2 t per run, 2^k runs) is
-16 x 16^2 x 1 = 4096 against 64^2 x 2 = 8192 before: half. The CPU time and memory bandwidth
-each guess needs are what the lead's decision keeps; the 10^18 codes remain the main defence.
+(on an idle machine one scheme-1 run takes 78 ms and one scheme-2 run 7.6 ms: 243 ms a guess). So
+a guess costs >= 3x the CPU time and 4x the memory-passes (time x memory) of scheme 1, and no
+less area-time either: hardware built to guess (a GPU, an ASIC) pays about memory held x time,
+~ m^2 t per run, so 2^5 x 16^2 x 1 = 8192 against 64^2 x 2 = 8192 before; with k = 4 it would
+have been half. ``tests/test_receipt_secret_salt.py`` checks all three on :data:`PRODUCTION_KDF`.
+k can later grow (a lookup over [0, 2^k') with k' > k still finds every receipt made with k) but
+never shrink. The 10^18 codes remain the main defence.
 
 Scheme 1 (receipts made before, kept until retention prunes them)::
 
@@ -123,13 +123,13 @@ INTERACTIVE: Final = KdfLimits(
 """libsodium's "interactive" limits (2 passes over 64 MiB): scheme 1, and the floor for a guess."""
 
 PRODUCTION_KDF: Final = ReceiptKdf(
-    v2=KdfLimits(1, 16 * 1024 * 1024), secret_salt_bits=4, v1=INTERACTIVE
+    v2=KdfLimits(1, 16 * 1024 * 1024), secret_salt_bits=5, v1=INTERACTIVE
 )
-"""Scheme 2: 1 pass over 16 MiB, k = 4 (16 runs a lookup); scheme 1 as before (the arithmetic is
+"""Scheme 2: 1 pass over 16 MiB, k = 5 (32 runs a lookup); scheme 1 as before (the arithmetic is
 in this module's docstring)."""
 
 _MIN: Final = KdfLimits(nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN)
-TEST_KDF: Final = ReceiptKdf(v2=_MIN, secret_salt_bits=4, v1=_MIN)
+TEST_KDF: Final = ReceiptKdf(v2=_MIN, secret_salt_bits=5, v1=_MIN)
 """For tests only: fast and far too weak for real codes (the same k as in production)."""
 
 
