@@ -10,6 +10,7 @@ on from; and no log line or file the bot wrote holds an entry or duress code.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,3 +231,37 @@ async def test_an_idle_timeout_over_http_leaves_only_the_phrasebook(tmp_path: Pa
     assert worker.client.last_text() == BOOK.text("ru", "pb.home")
     async with open_store(bot.data_dir) as store:
         assert len(await store.ready_reports()) == 1
+
+
+async def test_a_stop_telegram_does_not_answer_for_one_chat_ends_in_time_and_that_chat_erases_later(
+    tmp_path: Path,
+) -> None:
+    """The failures: a stop that waits on a Telegram that does not answer, call after call
+    (systemd or Docker kills it before it ends), or a chat whose erase did not go through
+    forgotten by the store (its questions would stay for good)."""
+    from handlers.private import ERASE_AT_STOP_SECONDS, LAST_WORDS_AT_STOP_SECONDS
+
+    markers = Markers()
+    async with fake_telegram() as server:
+        bot = Bot(tmp_path, server, extra_env=COVER_ENV)
+        await bot.start()
+        try:
+            stuck, other = Worker(server, markers.person()), Worker(server, markers.person())
+            for worker in (stuck, other):
+                await worker.halfway(markers)
+            chat = str(stuck.client.chat_id)
+            for method in ("deleteMessages", "sendMessage"):  # each alone: a 15 s read timeout
+                server.stall(method, lambda p: str(p.get("chat_id")) == chat, handled=False)
+            started = time.monotonic()
+            assert await bot.stop() == 0
+            took = time.monotonic() - started
+            at_exit = {"stuck": stuck.minder_finds() != [], "other": other.minder_finds()}
+            await bot.start()
+            await stuck.client.send("больница")  # the fallback: erased at the next message
+            found = stuck.minder_finds()
+            assert await bot.stop() == 0
+        finally:
+            await bot.kill_if_running()
+    assert took < ERASE_AT_STOP_SECONDS + LAST_WORDS_AT_STOP_SECONDS + 5, took
+    assert at_exit == {"stuck": True, "other": []}
+    assert found == []
