@@ -38,11 +38,11 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, TypeHandler
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.delivery.channel_checks import ChannelVerifier
 from bot.delivery.outbox import TICK_SECONDS, DigestService, build_service
-from bot.delivery.ratelimit import FairSendScheduler, SendLimits
+from bot.delivery.ratelimit import FairSendScheduler, Priority, SendLimits
 from bot.ops.logging import exception_types, roll_reporter_events
 from bot.ops.settings import ENV_PREFIX, Settings, SettingsError
 from bot.phrasebook.codes import EntryCodes
@@ -59,6 +59,7 @@ from handlers.private import COMMANDS, ReporterChats
 from handlers.pseudonyms import PseudonymKeys
 from handlers.render import Renderer, UiTexts
 from handlers.reports import ReportWriter
+from handlers.telegram_calls import RawResultBot
 from storage.base import ReportStore, RetentionPolicy
 from storage.retention import run_retention
 
@@ -366,6 +367,35 @@ def send_scheduler(settings: Settings) -> FairSendScheduler:
     return FairSendScheduler(limits, max_retries=settings.retry_after_retries)
 
 
+def build_bot(settings: Settings, deps: Deps) -> RawResultBot[Priority]:
+    """The Application's bot: PTB's ``ExtBot`` with our send scheduler, the ``Defaults`` below,
+    and sends whose answer is read as JSON (``handlers.telegram_calls``)."""
+    if deps.request is not None:
+        request = deps.request
+        get_updates_request = deps.get_updates_request or deps.request
+    else:
+        request = HTTPXRequest(
+            connection_pool_size=settings.concurrent_updates + 8,
+            read_timeout=15.0,
+            write_timeout=60.0,  # uploads of digests (issue 6)
+            connect_timeout=10.0,
+            pool_timeout=10.0,
+        )
+        get_updates_request = HTTPXRequest(connection_pool_size=1, read_timeout=40.0)
+    return RawResultBot(
+        settings.require_token(),
+        base_url=settings.bot_api_base_url,
+        base_file_url=settings.bot_api_file_url,
+        request=request,
+        get_updates_request=get_updates_request,
+        defaults=Defaults(
+            protect_content=True,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        rate_limiter=send_scheduler(settings),
+    )
+
+
 async def _roll_log_hours(context: ContextTypes.DEFAULT_TYPE) -> None:
     roll_reporter_events()
 
@@ -376,33 +406,11 @@ def build_application(settings: Settings, deps: Deps) -> App:
     builder = (
         Application.builder()
         .application_class(ForgetfulApplication)
-        .token(settings.require_token())
-        .base_url(settings.bot_api_base_url)
-        .base_file_url(settings.bot_api_file_url)
-        .defaults(
-            Defaults(
-                protect_content=True,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
-        .rate_limiter(send_scheduler(settings))
+        .bot(build_bot(settings, deps))
         .concurrent_updates(settings.concurrent_updates)
         .post_init(runtime.post_init)
         .post_stop(runtime.post_stop)
     )
-    if deps.request is not None:
-        builder = builder.request(deps.request).get_updates_request(
-            deps.get_updates_request or deps.request
-        )
-    else:
-        builder = (
-            builder.connection_pool_size(settings.concurrent_updates + 8)
-            .read_timeout(15.0)
-            .write_timeout(60.0)  # uploads of digests (issue 6)
-            .connect_timeout(10.0)
-            .pool_timeout(10.0)
-            .get_updates_read_timeout(40.0)
-        )
     app: App = builder.build()
     app.add_handler(TypeHandler(Update, runtime.dispatch))
     if deps.receipts is not None and settings.channel_id is not None:

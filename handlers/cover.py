@@ -21,13 +21,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from bot.phrasebook.codes import CodeMatch, EntryCodes
 from bot.phrasebook.model import CALLBACK_PREFIX, Phrasebook
 from bot.questionnaire.flow import MESSAGE_TEXT_MAX
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
-from handlers.render import Renderer, Screen
+from handlers.render import Lru, Renderer, Screen, keyboard
+from handlers.telegram_calls import InlineButton, InlineKeyboard
 from handlers.turn import TOAST_CHARS, Turn
 
 ATTEMPT_WINDOW: Final = 3600.0
@@ -44,11 +43,14 @@ def is_cover_button(data: object) -> bool:
 
 
 class CoverBook:
-    """The phrasebook's screens in every offered language."""
+    """The phrasebook's screens in every offered language, each built once (they never change
+    while the bot runs; a search's text is the one screen built each time)."""
 
     def __init__(self, book: Phrasebook, languages: Sequence[str]) -> None:
         self.book = book
         self.languages = tuple(languages)
+        self._screens: Lru[tuple[str, str, str], Screen] = Lru()
+        self._home_rows: Lru[str, InlineKeyboard] = Lru()
 
     def text(self, lang: str, text_id: str) -> str:
         return self.book.text(lang if lang in self.book.texts else "ko", text_id)
@@ -57,54 +59,65 @@ class CoverBook:
     def _data(lang: str, what: str, ident: str = "") -> str:
         return f"{CALLBACK_PREFIX}{lang}:{what}" + (f":{ident}" if ident else "")
 
-    def _button(self, lang: str, text_id: str, what: str, ident: str = "") -> InlineKeyboardButton:
+    def _button(self, lang: str, text_id: str, what: str, ident: str = "") -> InlineButton:
         return Renderer.button(self.text(lang, text_id), self._data(lang, what, ident))
 
-    def _home_row(self, lang: str) -> list[InlineKeyboardButton]:
+    def _home_row(self, lang: str) -> list[InlineButton]:
         return [self._button(lang, "pb.button.home", HOME)]
 
     def home(self, lang: str) -> Screen:
+        return self._screens.get((lang, HOME, ""), lambda: self._home(lang))
+
+    def _home(self, lang: str) -> Screen:
         topics = [self._button(lang, f"topic.{t.id}", TOPIC, t.id) for t in self.book.spec.topics]
         rows = [topics[i : i + TOPICS_PER_ROW] for i in range(0, len(topics), TOPICS_PER_ROW)]
         others = [other for other in self.languages if other != lang]
         if others:
             rows.append([self._button(other, "pb.language", HOME) for other in others])
         rows.append([self._button(lang, "pb.button.help", HELP)])
-        return Screen(self.text(lang, "pb.home"), InlineKeyboardMarkup(rows))
+        return Screen(self.text(lang, "pb.home"), keyboard(rows))
 
     def topic(self, lang: str, topic_id: str) -> Screen | None:
         topic = self.book.topic(topic_id)
         if topic is None:
             return None
-        rows = [[self._button(lang, f"section.{s.id}", SECTION, s.id)] for s in topic.sections]
-        rows.append(self._home_row(lang))
-        text = f"{self.text(lang, f'topic.{topic.id}')}\n\n{self.text(lang, 'pb.topic')}"
-        return Screen(text, InlineKeyboardMarkup(rows))
+
+        def make() -> Screen:
+            rows = [[self._button(lang, f"section.{s.id}", SECTION, s.id)] for s in topic.sections]
+            rows.append(self._home_row(lang))
+            text = f"{self.text(lang, f'topic.{topic.id}')}\n\n{self.text(lang, 'pb.topic')}"
+            return Screen(text, keyboard(rows))
+
+        return self._screens.get((lang, TOPIC, topic.id), make)
 
     def section(self, lang: str, section_id: str) -> Screen | None:
         found = self.book.section(section_id)
         if found is None:
             return None
         topic, _ = found
-        rows = [
-            [
-                self._button(lang, "pb.button.back", TOPIC, topic.id),
-                *self._home_row(lang),
-            ]
-        ]
-        page = self.book.section_page(self._page_lang(lang), section_id)
-        return Screen(page, InlineKeyboardMarkup(rows))
+
+        def make() -> Screen:
+            rows = [[self._button(lang, "pb.button.back", TOPIC, topic.id), *self._home_row(lang)]]
+            page = self.book.section_page(self._page_lang(lang), section_id)
+            return Screen(page, keyboard(rows))
+
+        return self._screens.get((lang, SECTION, section_id), make)
 
     def _page_lang(self, lang: str) -> str:
         return lang if lang in self.book.texts else "ko"
 
     def help(self, lang: str) -> Screen:
-        return Screen(self.text(lang, "pb.help"), InlineKeyboardMarkup([self._home_row(lang)]))
+        return self._screens.get(
+            (lang, HELP, ""), lambda: Screen(self.text(lang, "pb.help"), self._home_keyboard(lang))
+        )
+
+    def _home_keyboard(self, lang: str) -> InlineKeyboard:
+        return self._home_rows.get(lang, lambda: keyboard([self._home_row(lang)]))
 
     def found(self, lang: str, query: str) -> Screen:
         """A search's answer: the phrases found, or "not in the phrasebook"."""
         result = self.book.search(query)
-        markup = InlineKeyboardMarkup([self._home_row(lang)])
+        markup = self._home_keyboard(lang)
         if not result.phrase_ids:
             return Screen(self.text(lang, "pb.search.none"), markup)
         parts = [self.text(lang, "pb.search.found")]

@@ -28,7 +28,7 @@ from collections import deque
 from typing import Final
 
 import nacl.exceptions
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.ops.logging import exception_types
@@ -44,7 +44,7 @@ from bot.receipts.service import IssuedReceipt, ReceiptService
 from handlers.callbacks import CallbackError, Op, decode, encode
 from handlers.private import ReporterChats
 from handlers.pseudonyms import PseudonymMap
-from handlers.render import Screen
+from handlers.render import Screen, keyboard
 from handlers.turn import IncomingFile, Turn, incoming_file
 from storage.base import ReportId, ReportState
 from storage.errors import StorageError
@@ -129,7 +129,7 @@ class Followups:
                 )
             ],
         ]
-        await self.chats.keep_on_screen(turn, text, Screen(text, InlineKeyboardMarkup(rows)))
+        await self.chats.keep_on_screen(turn, text, Screen(text, keyboard(rows)))
 
     async def _receipt_kept(self, turn: Turn) -> None:
         """Any "I saved the code" button deletes the message it is on (a receipt), stale or not."""
@@ -274,7 +274,7 @@ class Followups:
                 ]
             )
         rows.append(render.exit_row(turn.lang, nonce, None))
-        return Screen(text, InlineKeyboardMarkup(rows))
+        return Screen(text, keyboard(rows))
 
     def _add_screen(self, turn: Turn) -> Screen:
         render, nonce = self.chats.render, turn.conv.nonce
@@ -286,7 +286,7 @@ class Followups:
             ],
             render.exit_row(turn.lang, nonce, None),
         ]
-        return Screen(self._text(turn, "ui.followup.add_prompt"), InlineKeyboardMarkup(rows))
+        return Screen(self._text(turn, "ui.followup.add_prompt"), keyboard(rows))
 
     async def _on_code(self, turn: Turn, session: FollowupSession, msg: Message) -> None:
         await turn.delete([msg.message_id])  # the code leaves the screen at once
@@ -319,7 +319,7 @@ class Followups:
             ],
             render.exit_row(turn.lang, nonce, None),
         ]
-        screen = Screen(self._text(turn, "ui.followup.lost"), InlineKeyboardMarkup(rows))
+        screen = Screen(self._text(turn, "ui.followup.lost"), keyboard(rows))
         await turn.show(screen)
 
     # ==== adding ====

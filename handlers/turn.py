@@ -1,7 +1,8 @@
 """One private update being handled, and the Bot API calls made while handling it.
 
 Every handler of a reporter's chat (``handlers.private``, ``handlers.followup``) answers through
-a :class:`Turn`, so every message is sent the same way (protected, no parse_mode) and recorded
+a :class:`Turn`, so every message is sent the same way (protected, no parse_mode: through
+``handlers.telegram_calls``, which reads only the message id of Telegram's answer) and recorded
 for deletion, every deletion goes in batches, and a pressed button is always answered, before
 anything is sent.
 """
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 
 from telegram import CallbackQuery, Message
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ExtBot
 
 from bot.ops.logging import exception_types
 from bot.questionnaire.flow import MediaKind
 from handlers.render import Screen
 from handlers.state import Conversation
+from handlers.telegram_calls import Bot as Bot  # re-exported: handlers.private types with it
+from handlers.telegram_calls import edit_text, send_text
 
 log = logging.getLogger("handlers.turn")
 
@@ -28,8 +30,6 @@ DELETE_BATCH = 100
 
 TOAST_CHARS = 200
 """answerCallbackQuery shows at most 200 characters."""
-
-Bot = ExtBot[None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,18 +94,12 @@ class Turn:
         """Send a message (protected, no parse_mode); recorded for deletion unless told not."""
         shown = screen or Screen(text)
         await self.answer_query()
-        msg = await self.bot.send_message(
-            self.chat_id,
-            shown.text,
-            reply_markup=shown.markup,
-            protect_content=True,
-            parse_mode=None,
-        )
+        message_id = await send_text(self.bot, self.chat_id, shown.text, shown.markup)
         if record:
-            self.conv.record(msg.message_id)
+            self.conv.record(message_id)
             if self.journal is not None:
                 await self.journal(self.conv)
-        return msg.message_id
+        return message_id
 
     async def show(self, screen: Screen, *, edit: bool = True) -> None:
         """Show a screen: edit the prompt the button was on, or send a new message."""
@@ -124,13 +118,7 @@ class Turn:
             return False
         await self.answer_query()
         try:
-            await self.bot.edit_message_text(
-                screen.text,
-                chat_id=self.chat_id,
-                message_id=target,
-                reply_markup=screen.markup,
-                parse_mode=None,
-            )
+            await edit_text(self.bot, self.chat_id, target, screen.text, screen.markup)
         except BadRequest as exc:
             return "not modified" in str(exc).lower()
         return True

@@ -31,3 +31,6 @@ _.handle_endtag
 _.handle_data
 # Never called: mypy checks there that both stores satisfy the ReportStore protocol.
 _._conforms
+# Keys of the Bot API's JSON (handlers/telegram_calls.py TypedDicts): Telegram reads them.
+_.callback_data
+_.inline_keyboard

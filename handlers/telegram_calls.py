@@ -1,0 +1,101 @@
+"""The bot's sends and edits into a chat, as raw Bot API calls: the answer stays JSON.
+
+python-telegram-bot's ``send_message`` and ``edit_message_text`` parse Telegram's answer into a
+``Message``, its whole inline keyboard back into ``InlineKeyboardButton`` objects: about a
+quarter of the bot's CPU per step (docs/benchmarks.md), for the one thing the bot reads, the
+message id. :func:`send_text` and :func:`edit_text` make the same request through the same path
+and read only the id:
+
+- :class:`RawResultBot`, the Application's bot (``bot.app`` builds it): an ``ExtBot`` whose one
+  addition, :meth:`RawResultBot.post_json`, hands the call to ``ExtBot._post``, what every Bot
+  method calls. It drops ``None`` values, and puts PTB
+  ``Defaults`` in only where a value is PTB's ``DEFAULT_NONE`` placeholder, which never occurs
+  here: every parameter is written out below. Above all there is **no parse_mode**, whatever
+  ``Defaults`` say (texts are the reporter's or ours, sent as they are).
+- ``ExtBot._do_post``: our send scheduler (``bot.delivery.ratelimit``) gets the call with its
+  endpoint and its ``chat_id``, exactly as for ``send_message``: the same per-chat fairness and
+  429 handling.
+- Errors are PTB's own (the request layer raises them): ``BadRequest`` ("message is not
+  modified", "message to edit not found"), ``Forbidden``, ``RetryAfter``, ``NetworkError``.
+
+The parameters are those PTB's methods sent with the bot's ``Defaults`` (protected content, no
+link previews; tests/test_telegram_calls.py compares them), and the keyboard is the JSON
+Telegram wants (:class:`InlineKeyboard`, built once per screen by ``handlers.render``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, Generic, TypedDict, TypeVar
+
+from telegram.error import TelegramError
+from telegram.ext import ExtBot
+
+Bot = ExtBot[None]
+
+RL = TypeVar("RL")
+
+
+class RawResultBot(ExtBot[RL], Generic[RL]):
+    """``ExtBot`` that can make a call and hand back Telegram's answer as JSON, unparsed."""
+
+    __slots__ = ()
+
+    async def post_json(self, endpoint: str, data: dict[str, object]) -> object:
+        """Bot API method ``endpoint`` with ``data``, the way every Bot method posts (``_post``:
+        Defaults for PTB's placeholders only, then ``_do_post``: the rate limiter)."""
+        result: object = await self._post(endpoint, data)
+        return result
+
+
+async def _post(bot: Bot, endpoint: str, data: dict[str, object]) -> object:
+    if not isinstance(bot, RawResultBot):
+        raise TypeError("the bot must be a handlers.telegram_calls.RawResultBot (bot.app)")
+    return await bot.post_json(endpoint, data)
+
+
+class InlineButton(TypedDict):
+    """One inline button as the Bot API takes it (``InlineKeyboardButton``)."""
+
+    text: str
+    callback_data: str
+
+
+class InlineKeyboard(TypedDict):
+    """``reply_markup`` of a message with inline buttons (``InlineKeyboardMarkup``)."""
+
+    inline_keyboard: Sequence[Sequence[InlineButton]]
+
+
+NO_LINK_PREVIEW: Final = {"is_disabled": True}
+"""``link_preview_options`` of every message: the bot's ``Defaults`` (bot.app)."""
+
+
+def _params(text: str, markup: InlineKeyboard | None) -> dict[str, object]:
+    params: dict[str, object] = {
+        "text": text,
+        "link_preview_options": NO_LINK_PREVIEW,
+        "protect_content": True,
+    }
+    if markup is not None:
+        params["reply_markup"] = markup
+    return params
+
+
+async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboard | None) -> int:
+    """sendMessage (protected, no parse_mode, no link preview); the new message's id."""
+    data = {"chat_id": chat_id, **_params(text, markup)}
+    result = await _post(bot, "sendMessage", data)
+    if isinstance(result, dict):
+        message_id = result.get("message_id")
+        if isinstance(message_id, int) and not isinstance(message_id, bool):
+            return message_id
+    raise TelegramError("sendMessage answered without a message id")
+
+
+async def edit_text(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboard | None
+) -> None:
+    """editMessageText of one of the bot's messages in ``chat_id`` (no parse_mode)."""
+    data = {"chat_id": chat_id, "message_id": message_id, **_params(text, markup)}
+    await _post(bot, "editMessageText", data)
