@@ -293,14 +293,14 @@ Output = (
 
 
 class _Ctx:
-    """Per-step lookups over a flow (built once per call; nothing is cached between calls)."""
+    """Lookups over a flow for one call (the flow's own, made once per flow: it is frozen)."""
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.questions = flow.questions
-        self.kinds = {q.id: q.kind for q in flow.questions}
-        self.index = {q.id: i for i, q in enumerate(flow.questions)}
-        self.by_id = {q.id: q for q in flow.questions}
+        self.kinds = flow.kinds
+        self.index = flow.positions
+        self.by_id = flow.by_id
 
     def relevant(self, q: Question, answers: Mapping[str, AnswerValue]) -> bool:
         return q.when is None or evaluate(q.when, self.kinds, answers)

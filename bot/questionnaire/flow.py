@@ -34,6 +34,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -323,17 +324,29 @@ class Flow(_Strict):
     def questions(self) -> list[Question]:
         return self.spec.questions
 
+    # Lookups over the questions, made once per flow (a flow is frozen, so they cannot go stale;
+    # pydantic keeps cached properties out of fields, equality and dumps). The engine and the
+    # handlers ask them on every step.
+    @cached_property
+    def by_id(self) -> Mapping[str, Question]:
+        """Question id -> question."""
+        return {q.id: q for q in self.spec.questions}
+
+    @cached_property
+    def positions(self) -> Mapping[str, int]:
+        """Question id -> its place in the flow (0 first)."""
+        return {q.id: i for i, q in enumerate(self.spec.questions)}
+
+    @cached_property
+    def kinds(self) -> Mapping[str, Kind]:
+        """Question id -> its kind (what conditions need to compare answers)."""
+        return {q.id: q.kind for q in self.spec.questions}
+
     def question(self, qid: str) -> Question:
-        for q in self.spec.questions:
-            if q.id == qid:
-                return q
-        raise KeyError(qid)
+        return self.by_id[qid]
 
     def index(self, qid: str) -> int:
-        for i, q in enumerate(self.spec.questions):
-            if q.id == qid:
-                return i
-        raise KeyError(qid)
+        return self.positions[qid]
 
     def text(self, lang: str, text_id: str) -> str:
         return self.texts[lang][text_id]
