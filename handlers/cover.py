@@ -26,7 +26,7 @@ from bot.phrasebook.model import CALLBACK_PREFIX, Phrasebook
 from bot.questionnaire.flow import MESSAGE_TEXT_MAX
 from handlers.pseudonyms import PseudonymKeys, PseudonymMap
 from handlers.render import Lru, Renderer, Screen, keyboard
-from handlers.telegram_calls import InlineButton, InlineKeyboard
+from handlers.telegram_calls import InlineButton, Keyboard
 from handlers.turn import TOAST_CHARS, Turn
 
 ATTEMPT_WINDOW: Final = 3600.0
@@ -50,7 +50,7 @@ class CoverBook:
         self.book = book
         self.languages = tuple(languages)
         self._screens: Lru[tuple[str, str, str], Screen] = Lru()
-        self._home_rows: Lru[str, InlineKeyboard] = Lru()
+        self._home_rows: Lru[str, Keyboard] = Lru()
 
     def text(self, lang: str, text_id: str) -> str:
         return self.book.text(lang if lang in self.book.texts else "ko", text_id)
@@ -111,7 +111,7 @@ class CoverBook:
             (lang, HELP, ""), lambda: Screen(self.text(lang, "pb.help"), self._home_keyboard(lang))
         )
 
-    def _home_keyboard(self, lang: str) -> InlineKeyboard:
+    def _home_keyboard(self, lang: str) -> Keyboard:
         return self._home_rows.get(lang, lambda: keyboard([self._home_row(lang)]))
 
     def found(self, lang: str, query: str) -> Screen:

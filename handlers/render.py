@@ -3,13 +3,14 @@
 Every word comes from the flow's texts or the bot's ui texts (``locales/<lang>/ui.yaml``); this
 module only arranges them. Texts are sent without parse_mode, so nothing needs escaping.
 
-Keyboards are the JSON the Bot API takes (``handlers.telegram_calls.InlineKeyboard``), never
-PTB objects, and are built once: a screen's buttons (labels, layout, the payloads without the
-conversation's nonce) are kept per question and language in :class:`Lru` caches, and the
-finished keyboard per screen and nonce, so that a screen shown again (back, review, a repeated
-prompt) costs a lookup. What a cache holds comes from the flow and the ui texts only: never an
-answer's text (answers are only in message texts, which are not cached), never an id, and
-never which choices a reporter marked (a keyboard with a ✓ is built for that screen alone).
+Keyboards are the JSON the Bot API takes (``handlers.telegram_calls.Keyboard``, with its
+text), never PTB objects, and are built and serialized once: a screen's buttons (labels, layout,
+the payloads without the conversation's nonce) are kept per question and language in
+:class:`Lru` caches, and the finished keyboard per screen and nonce, so that a screen shown
+again (back, review, a repeated prompt) costs a lookup. What a cache holds comes from the flow
+and the ui texts only: never an answer's text (answers are only in message texts, which are not
+cached), never an id, and never which choices a reporter marked (a keyboard with a ✓ is built
+for that screen alone).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bot.questionnaire.flow import (
 from bot.questionnaire.kind import ChoiceView
 from bot.texts.resolver import TextResolver, progress_text
 from handlers.callbacks import NONCE_LEN, CallbackError, Op, encode
-from handlers.telegram_calls import InlineButton, InlineKeyboard
+from handlers.telegram_calls import InlineButton, InlineKeyboard, Keyboard
 
 UiTexts = Mapping[str, Mapping[str, str]]
 """lang -> ui text id -> text."""
@@ -109,12 +110,12 @@ Key = tuple[Hashable, ...]
 """What makes one screen's keyboard: the kind of screen, language, question, buttons offered."""
 
 
-def keyboard(rows: Sequence[Sequence[InlineButton]]) -> InlineKeyboard:
+def keyboard(rows: Sequence[Sequence[InlineButton]]) -> Keyboard:
     """An inline keyboard of ready buttons (one message of its own, not cached)."""
-    return {"inline_keyboard": [list(row) for row in rows]}
+    return Keyboard.of({"inline_keyboard": [list(row) for row in rows]})
 
 
-def _spliced(layout: Layout, nonce: str) -> InlineKeyboard:
+def _buttons(layout: Layout, nonce: str) -> InlineKeyboard:
     if len(nonce) != NONCE_LEN:
         raise CallbackError("bad nonce")
     return {
@@ -125,12 +126,16 @@ def _spliced(layout: Layout, nonce: str) -> InlineKeyboard:
     }
 
 
+def _spliced(layout: Layout, nonce: str) -> Keyboard:
+    return Keyboard.of(_buttons(layout, nonce))
+
+
 @dataclass(frozen=True, slots=True)
 class Screen:
     """One message to show: text and its buttons (if any)."""
 
     text: str
-    markup: InlineKeyboard | None = None
+    markup: Keyboard | None = None
 
 
 def _kind_of(flow: Flow, qid: str) -> Kind | None:
@@ -166,7 +171,7 @@ class Renderer:
         """Cover mode (docs/cover.md): the consent screen says what the cover does and not."""
         self.layouts: Lru[Key, Layout] = Lru()
         """Keyboards without a nonce, per screen (question, language, what buttons it offers)."""
-        self.keyboards: Lru[tuple[Key, str], InlineKeyboard] = Lru()
+        self.keyboards: Lru[tuple[Key, str], Keyboard] = Lru()
         """Finished keyboards per screen and nonce (one conversation's screens shown again)."""
         self.choice_labels: Lru[Key, tuple[tuple[str, str, Payload], ...]] = Lru()
         """A question's choice buttons per language, unmarked."""
@@ -190,7 +195,7 @@ class Renderer:
 
     def exit_row(self, lang: str, nonce: str, back_qid: str | None) -> list[InlineButton]:
         layout = self.layouts.get(("exit", lang, back_qid), lambda: (self._exit(lang, back_qid),))
-        return list(_spliced(layout, nonce)["inline_keyboard"][0])
+        return list(_buttons(layout, nonce)["inline_keyboard"][0])
 
     def _exit(self, lang: str, back_qid: str | None) -> tuple[tuple[str, Payload], ...]:
         row: list[tuple[str, Payload]] = []
@@ -202,7 +207,7 @@ class Renderer:
     def _ui_button(self, lang: str, text_id: str, payload: Payload) -> tuple[str, Payload]:
         return _label(self.ui_text(lang, text_id)), payload
 
-    def _keyboard(self, key: Key, nonce: str, make: Callable[[], Layout]) -> InlineKeyboard:
+    def _keyboard(self, key: Key, nonce: str, make: Callable[[], Layout]) -> Keyboard:
         """The keyboard of screen ``key`` for ``nonce``, built at most once while kept."""
         return self.keyboards.get(
             (key, nonce), lambda: _spliced(self.layouts.get(key, make), nonce)
@@ -263,7 +268,7 @@ class Renderer:
         text = _cut("\n\n".join(p for p in parts if p), MESSAGE_TEXT_MAX)
         return Screen(text, self._prompt_keyboard(lang, nonce, prompt))
 
-    def _prompt_keyboard(self, lang: str, nonce: str, prompt: Prompt) -> InlineKeyboard:
+    def _prompt_keyboard(self, lang: str, nonce: str, prompt: Prompt) -> Keyboard:
         if prompt.selected:  # what a reporter marked enters no cache: this screen's alone
             return _spliced(self._prompt_layout(lang, prompt), nonce)
         key: Key = (

@@ -20,12 +20,15 @@ and read only the id:
 
 The parameters are those PTB's methods sent with the bot's ``Defaults`` (protected content, no
 link previews; tests/test_telegram_calls.py compares them), and the keyboard is the JSON
-Telegram wants (:class:`InlineKeyboard`, built once per screen by ``handlers.render``).
+Telegram wants, as text (:class:`Keyboard`, built and serialized once per screen by
+``handlers.render``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final, Generic, TypedDict, TypeVar
 
 from telegram.error import TelegramError
@@ -67,22 +70,35 @@ class InlineKeyboard(TypedDict):
     inline_keyboard: Sequence[Sequence[InlineButton]]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Keyboard:
+    """An inline keyboard and its JSON text, serialized once (PTB would dump it on every call;
+    a string goes out as it is, the same text over HTTP as ``json.dumps`` of the dict)."""
+
+    buttons: InlineKeyboard
+    json: str
+
+    @classmethod
+    def of(cls, buttons: InlineKeyboard) -> Keyboard:
+        return cls(buttons, json.dumps(buttons))
+
+
 NO_LINK_PREVIEW: Final = {"is_disabled": True}
 """``link_preview_options`` of every message: the bot's ``Defaults`` (bot.app)."""
 
 
-def _params(text: str, markup: InlineKeyboard | None) -> dict[str, object]:
+def _params(text: str, markup: Keyboard | None) -> dict[str, object]:
     params: dict[str, object] = {
         "text": text,
         "link_preview_options": NO_LINK_PREVIEW,
         "protect_content": True,
     }
     if markup is not None:
-        params["reply_markup"] = markup
+        params["reply_markup"] = markup.json
     return params
 
 
-async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboard | None) -> int:
+async def send_text(bot: Bot, chat_id: int, text: str, markup: Keyboard | None) -> int:
     """sendMessage (protected, no parse_mode, no link preview); the new message's id."""
     data = {"chat_id": chat_id, **_params(text, markup)}
     result = await _post(bot, "sendMessage", data)
@@ -94,7 +110,7 @@ async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboard | 
 
 
 async def edit_text(
-    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboard | None
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: Keyboard | None
 ) -> None:
     """editMessageText of one of the bot's messages in ``chat_id`` (no parse_mode)."""
     data = {"chat_id": chat_id, "message_id": message_id, **_params(text, markup)}

@@ -442,6 +442,9 @@ class RecordingRequest(BaseRequest):
         if kind == "file":
             return self.telegram.download(rest)
         params = dict(request_data.parameters) if request_data is not None else {}
+        markup = params.get("reply_markup")
+        if isinstance(markup, str):  # sent as JSON text (handlers.telegram_calls): as over HTTP
+            params["reply_markup"] = json.loads(markup)
         status, body = self.telegram.handle(rest, params)
         return status, json.dumps(body).encode()
 

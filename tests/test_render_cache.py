@@ -3,6 +3,7 @@ nothing of a reporter's in a cache: no answer text, no marked choice, no id."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from bot.questionnaire.flow import Kind
 from bot.questionnaire.kind import ChoiceView
 from handlers.callbacks import Op, decode, encode
 from handlers.render import SELECTED_MARK, Lru, Renderer
-from handlers.telegram_calls import InlineKeyboard
+from handlers.telegram_calls import Keyboard
 from tests.bot_support import running_bot, shipped_flow, shipped_ui, tap, walk
 
 OTHER_WORDS = "CanaryOtherWordsQx"
@@ -40,9 +41,9 @@ def ongoing_prompt() -> Prompt:
     )
 
 
-def payloads(markup: InlineKeyboard | None) -> list[str]:
+def payloads(markup: Keyboard | None) -> list[str]:
     assert markup is not None
-    return [b["callback_data"] for row in markup["inline_keyboard"] for b in row]
+    return [b["callback_data"] for row in markup.buttons["inline_keyboard"] for b in row]
 
 
 def test_a_screen_shown_again_comes_from_the_cache_and_another_nonce_only_changes_the_nonce() -> (
@@ -56,10 +57,11 @@ def test_a_screen_shown_again_comes_from_the_cache_and_another_nonce_only_change
     assert (render.keyboards.hits, render.keyboards.misses) == (1, 1)
     other = render.prompt_screen("ru", "x_9", prompt)
     assert render.layouts.hits == 1  # labels and layout reused, only the nonce spliced in
-    assert (
-        other.markup
-        == Renderer(shipped_flow(), shipped_ui()).prompt_screen("ru", "x_9", prompt).markup
-    )
+    fresh = Renderer(shipped_flow(), shipped_ui()).prompt_screen("ru", "x_9", prompt).markup
+    assert other.markup is not None
+    assert fresh is not None
+    assert (other.markup.buttons, other.markup.json) == (fresh.buttons, fresh.json)
+    assert json.loads(other.markup.json) == other.markup.buttons
     for data in payloads(other.markup):
         callback = decode(data)
         assert callback.nonce == "x_9"
@@ -72,7 +74,7 @@ def test_a_marked_choice_is_shown_but_never_cached() -> None:
     prompt = replace(ongoing_prompt(), selected=("stopped",))
     screen = render.prompt_screen("ru", "AbC", prompt)
     assert screen.markup is not None
-    labels = [b["text"] for row in screen.markup["inline_keyboard"] for b in row]
+    labels = [b["text"] for row in screen.markup.buttons["inline_keyboard"] for b in row]
     assert sum(label.startswith(SELECTED_MARK) for label in labels) == 1
     assert len(render.keyboards) == 0
     assert len(render.layouts) == 0

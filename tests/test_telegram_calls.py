@@ -18,7 +18,7 @@ from telegram.ext import Defaults, ExtBot
 
 from bot.delivery.outbox import retry_after_seconds
 from bot.delivery.ratelimit import FairSendScheduler
-from handlers.telegram_calls import InlineKeyboard, RawResultBot, edit_text, send_text
+from handlers.telegram_calls import InlineKeyboard, Keyboard, RawResultBot, edit_text, send_text
 from tests.bot_support import TEST_TOKEN, running_bot
 from tests.botclient import JSON, BotApiError, FakeTelegram, RecordingRequest
 
@@ -59,7 +59,7 @@ async def test_raw_send_and_edit_send_what_ptbs_methods_sent_with_the_bots_defau
         await ptb.edit_message_text(
             "другой", chat_id=CHAT, message_id=sent.message_id, reply_markup=None, parse_mode=None
         )
-        mid = await send_text(ptb, CHAT, "текст", KEYBOARD)
+        mid = await send_text(ptb, CHAT, "текст", Keyboard.of(KEYBOARD))
         await edit_text(ptb, CHAT, mid, "другой", None)
         ptb_send, ptb_edit, raw_send, raw_edit = tg.calls[-4:]
         assert [c.method for c in (ptb_send, raw_send)] == ["sendMessage"] * 2
@@ -86,7 +86,7 @@ async def test_a_parse_mode_in_defaults_never_reaches_a_raw_send() -> None:
         await bot.send_message(CHAT, "<b>PTB's own method takes the default</b>")
         assert tg.calls[-1].params["parse_mode"] == "HTML"
         mid = await send_text(bot, CHAT, "<b>sent as typed</b>", None)
-        await edit_text(bot, CHAT, mid, "<i>edited as typed</i>", KEYBOARD)
+        await edit_text(bot, CHAT, mid, "<i>edited as typed</i>", Keyboard.of(KEYBOARD))
     for call in tg.calls[-2:]:
         assert "parse_mode" not in call.params
         assert call.params["protect_content"] is True
@@ -97,8 +97,8 @@ async def test_raw_sends_and_edits_wait_their_turn_in_the_send_scheduler() -> No
     tg.chat(CHAT)
     scheduler = FairSendScheduler()
     async with raw_bot(tg, rate_limiter=scheduler) as bot:
-        mid = await send_text(bot, CHAT, "one", KEYBOARD)
-        await edit_text(bot, CHAT, mid, "two", KEYBOARD)
+        mid = await send_text(bot, CHAT, "one", Keyboard.of(KEYBOARD))
+        await edit_text(bot, CHAT, mid, "two", Keyboard.of(KEYBOARD))
         assert scheduler.granted == 2  # both counted against the chat's (and the bot's) limits
         assert scheduler.chats_held == 1
 
