@@ -29,6 +29,11 @@ ALLOWED_OPENERS: dict[str, str] = {
         "opens analysts' replies for a reporter, with the reply key derived from the receipt "
         "code the reporter typed (PrivateKey.from_seed); it holds no analyst key"
     ),
+    "bot/sealing/chat_handle.py": (
+        "cover mode's chat handle: opens a chat id the bot sealed itself in memory (SecretBox, a "
+        "key made at start and never written), to erase that chat at the idle timeout or a stop; "
+        "the key opens nothing else (tests/test_no_decrypt_path.py lists it with the same reason)"
+    ),
 }
 """Installed folders allowed to derive a private key and decrypt, each with its reason."""
 
