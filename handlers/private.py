@@ -135,6 +135,19 @@ class ReceiptIssuer(Protocol):
     async def close_all(self) -> None: ...
 
 
+def _note_failed(exc: BaseException) -> None:
+    log.warning("erase_note_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+
+
+def _note_outcome(future: asyncio.Future[None]) -> None:
+    """A queued erase-journal write ended: a failure is logged (as a type), never raised."""
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        _note_failed(exc)
+
+
 def guess_language(code: str | None, languages: Sequence[str]) -> str:
     """The phone's language if it is offered, else the first offered (Korean by default)."""
     if code:
@@ -222,6 +235,8 @@ class ReporterChats:
         self.orphans: dict[bytes, Orphan] = {}
         self.last_word_seconds = LAST_WORD_SECONDS
         self._last_words: dict[asyncio.Task[None], tuple[Bot, int, Conversation, int]] = {}
+        self._noting: dict[bytes, list[asyncio.Future[None]]] = {}
+        """Erase-journal writes queued and not yet committed, by conversation key."""
         self.handles = ChatHandles()
         """Cover mode: seals the chat ids of open conversations (a key per process)."""
         self.bot: Bot | None = None
@@ -250,6 +265,11 @@ class ReporterChats:
                     update, context.bot, user.id, chat.id, user.language_code, decision
                 )
             finally:
+                # the ids of what this update sent: queued now, committed within one commit's
+                # time (as when the update waited for it); the next screen waits for them
+                conv = self.conversations.get(user.id)
+                if conv is not None:
+                    self.note(conv)
                 self._hold_chat(user.id, chat.id)
 
     def _hold_chat(self, user_id: int, chat_id: int) -> None:
@@ -332,7 +352,7 @@ class ReporterChats:
         covered = self._covered(turn.conv, update)
         if update.message is not None and not covered:
             turn.conv.record(update.message.message_id)
-            await self.save(turn.conv)
+            self.note(turn.conv)  # durable with the step's answer, before the next screen
         gone = await self._leftover_goes(turn, quiet=covered)
         if covered:
             if (restored or gone) and await self._back_to_cover(turn, update):
@@ -1000,20 +1020,48 @@ class ReporterChats:
 
     # ==== erasing that survives a restart ====
     async def save(self, conv: Conversation) -> None:
-        """Write the ids recorded since the last save to the store, under the conversation's
-        random key (never a chat id). A failure costs only erasing after a restart."""
+        """Make every id recorded for this conversation durable in the store, under its random
+        key (never a chat id): :meth:`note`, then wait for what is noted and not yet committed.
+        Called before anything is sent or edited in the chat (``Turn.journal``), so that a
+        screen is shown only once the ids before it would survive a crash; usually they are
+        already committed, with the step's answer. A failure costs only erasing after a
+        restart."""
+        self.note(conv)
+        pending = [f for f in self._noting.get(conv.erase_key, ()) if not f.done()]
+        if pending:
+            await asyncio.wait(pending)
+
+    def note(self, conv: Conversation) -> None:
+        """Queue the ids recorded since the last note for the store, without waiting: they ride
+        in the store's next transaction (the step's answer, another reporter's), not in a commit
+        of their own that the step waits for (issue 13.5)."""
         if not conv.unsaved:
             return
         ids, conv.unsaved = conv.unsaved, []
         plain = [m for m in ids if m not in conv.kept]
         kept = [m for m in ids if m in conv.kept]
+        key = conv.erase_key
         try:
-            if plain:
-                await self.store.remember_messages(conv.erase_key, plain)
-            if kept:
-                await self.store.remember_messages(conv.erase_key, kept, keep=True)
+            for group, keep in ((plain, False), (kept, True)):
+                if group:
+                    self._noted(key, self.store.note_messages(key, group, keep=keep))
         except (StorageError, ValueError) as exc:
-            log.warning("erase_note_failed", extra={"fields": {"exc_type": exception_types(exc)}})
+            _note_failed(exc)
+
+    def _noted(self, key: bytes, future: asyncio.Future[None]) -> None:
+        if future.done():
+            _note_outcome(future)
+            return
+        waiting = self._noting.setdefault(key, [])
+        waiting.append(future)
+
+        def settled(done: asyncio.Future[None]) -> None:
+            _note_outcome(done)
+            waiting.remove(done)
+            if not waiting and self._noting.get(key) is waiting:
+                del self._noting[key]
+
+        future.add_done_callback(settled)
 
     async def _forget(self, key: bytes, ids: Sequence[int] | None = None) -> None:
         if not key:

@@ -82,7 +82,9 @@ class Turn:
     """The pressed button was answered: at once, before the first send or edit of the turn."""
     extra_ids: list[int] = field(default_factory=list)
     journal: Callable[[Conversation], Awaitable[None]] | None = None
-    """Writes a conversation's newly recorded ids to the store (erasing survives a restart)."""
+    """Makes a conversation's recorded ids durable in the store (erasing survives a restart):
+    awaited before each send and edit, so that a crash never leaves a screen whose earlier
+    messages the store does not know."""
 
     @property
     def query_message_id(self) -> int | None:
@@ -94,12 +96,17 @@ class Turn:
         """Send a message (protected, no parse_mode); recorded for deletion unless told not."""
         shown = screen or Screen(text)
         await self.answer_query()
+        await self._journaled()
         message_id = await send_text(self.bot, self.chat_id, shown.text, shown.markup)
         if record:
+            # noted before the next screen (or at the end of the update), not waited for here
             self.conv.record(message_id)
-            if self.journal is not None:
-                await self.journal(self.conv)
         return message_id
+
+    async def _journaled(self) -> None:
+        """Before a send or an edit: every id recorded so far is durable in the store."""
+        if self.journal is not None:
+            await self.journal(self.conv)
 
     async def show(self, screen: Screen, *, edit: bool = True) -> None:
         """Show a screen: edit the prompt the button was on, or send a new message."""
@@ -117,6 +124,7 @@ class Turn:
         if target is None:
             return False
         await self.answer_query()
+        await self._journaled()
         try:
             await edit_text(self.bot, self.chat_id, target, screen.text, screen.markup)
         except BadRequest as exc:

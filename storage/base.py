@@ -11,6 +11,7 @@ demo). ``tests/test_storage_contract.py`` holds both to the same behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import secrets
@@ -437,6 +438,15 @@ class ReportStore(Protocol):
 
         ``keep``: a message that must stay on screen when the rest is erased (a receipt).
         """
+        ...
+
+    def note_messages(
+        self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
+    ) -> asyncio.Future[None]:
+        """:meth:`remember_messages` without waiting: the rows are queued at once and written
+        in the next transaction the store commits (with the answer a step stores next, or on
+        their own if none comes), in the order of the calls. The future resolves once they are
+        committed (or fails); awaiting it is :meth:`remember_messages`."""
         ...
 
     async def forget_messages(

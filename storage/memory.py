@@ -7,6 +7,7 @@ everything when the object goes away, and so proves nothing about durability or 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -311,11 +312,19 @@ class MemoryReportStore:
     async def remember_messages(
         self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
     ) -> None:
+        await self.note_messages(conversation, message_ids, keep=keep)
+
+    def note_messages(
+        self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
+    ) -> asyncio.Future[None]:
         self._live()
         ids = check_erase_ids(conversation, message_ids)
         noted = self._erase.setdefault(conversation, {})
         for mid in ids:
             noted[mid] = (keep, self._clock())
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)  # nothing to wait for in memory
+        return done
 
     async def forget_messages(
         self, conversation: bytes, message_ids: Sequence[int] | None = None

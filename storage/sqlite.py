@@ -1,16 +1,28 @@
-"""The report store on aiosqlite: one writer connection fed by a queue, one reader connection.
+"""The report store on SQLite: one writer connection fed by a queue, one reader connection, each
+on a thread of its own.
 
-Writes are jobs put on a queue; a single writer task takes every job waiting, runs them in one
-``BEGIN IMMEDIATE`` transaction, commits once, and only then resolves the callers' futures (group
-commit). If a job fails, the transaction is rolled back and the batch runs again with each job
-inside its own SAVEPOINT: the failing job is undone alone and its caller gets the error; the
-others still commit. (So a job may run twice, the first run rolled back: it depends only on the
-database and on values computed before it was queued.) Because only this task ever writes,
-hundreds of concurrent writers never meet ``database is locked``; the reader connection waits on
-SQLite's busy handler for the few milliseconds a commit holds the file.
+Writes are jobs put on a queue; a single writer task takes every job waiting and hands the whole
+batch to the writer's thread in **one** round trip: there it runs them in one ``BEGIN IMMEDIATE``
+transaction and commits once; only back on the event loop, after that commit, are the callers'
+futures resolved (group commit). If a job fails, the transaction is rolled back and the batch
+runs again (in the same trip) with each job inside its own SAVEPOINT: the failing job is undone
+alone and its caller gets the error; the others still commit. (So a job may run twice, the first
+run rolled back: it depends only on the database and on values computed before it was queued.)
+Because only this task ever writes, hundreds of concurrent writers never meet ``database is
+locked``; the reader connection waits on SQLite's busy handler for the few milliseconds a commit
+holds the file.
 
-Reads run on the second connection, one at a time, each in its own read transaction so that a
-report is always seen whole.
+Jobs are plain functions over a ``sqlite3.Connection``, run on the connection's own thread: a
+step's statements cost one trip to that thread, not one per statement plus ``BEGIN`` and
+``COMMIT`` (issue 13.5; ``tests/test_storage_commits_per_step.py`` counts them).
+
+The erase journal (message ids to delete) may be written behind: :meth:`SqliteReportStore.\
+note_messages` queues its rows at once and returns a future, so that they ride in the same
+transaction as whatever the writer commits next (the step's answer) instead of a commit of their
+own that the step waits for.
+
+Reads run on the second connection, one at a time, each in its own read transaction (one trip)
+so that a report is always seen whole.
 """
 
 from __future__ import annotations
@@ -19,13 +31,12 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
-
-import aiosqlite
 
 from storage import schema
 from storage.base import (
@@ -78,7 +89,7 @@ from storage.maintenance import count_file
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Job = Callable[[aiosqlite.Connection], Awaitable[T]]
+Job = Callable[[sqlite3.Connection], T]
 
 MAX_BATCH = 256
 """Most jobs committed in one transaction."""
@@ -90,7 +101,7 @@ class _Pending(Generic[T]):
     future: asyncio.Future[T]
 
 
-_Outcome = tuple[_Pending[Any], bool, Any]  # (job, succeeded, result or exception)
+_Outcome = tuple[bool, Any]  # (succeeded, result or exception), one per job of a batch
 
 
 def _rid(report_id: ReportId) -> bytes:
@@ -101,31 +112,124 @@ def _from_rid(raw: bytes) -> ReportId:
     return ReportId(raw.hex())
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    return list(await conn.execute_fetchall(sql, params))
+def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-    rows = await _rows(conn, sql, params)
-    return rows[0] if rows else None
+def _one(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    return conn.execute(sql, params).fetchone()
 
 
-async def _changes(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
-    # not closed explicitly: closing an aiosqlite cursor costs one more trip to its thread
-    cursor = await conn.execute(sql, params)
-    return cursor.rowcount
+def _changes(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    return conn.execute(sql, params).rowcount
 
 
-async def _report_state(conn: aiosqlite.Connection, raw: bytes) -> ReportState | None:
-    row = await _one(conn, "SELECT state FROM report WHERE id = ?", (raw,))
+def _report_state(conn: sqlite3.Connection, raw: bytes) -> ReportState | None:
+    row = _one(conn, "SELECT state FROM report WHERE id = ?", (raw,))
     return None if row is None else ReportState(row[0])
 
 
-async def _why_not_open(conn: aiosqlite.Connection, raw: bytes) -> Exception:
+def _why_not_open(conn: sqlite3.Connection, raw: bytes) -> Exception:
     """The error to raise when a write to an open report changed nothing."""
-    if await _report_state(conn, raw) is None:
+    if _report_state(conn, raw) is None:
         return UnknownReportError()
     return ReportClosedError()
+
+
+def _run_together(conn: sqlite3.Connection, jobs: Sequence[Job[Any]]) -> list[_Outcome] | None:
+    """Run the jobs inside the open transaction. The first failure in a batch of several
+    returns None: the caller rolls back and runs the batch again with :func:`_run_isolated`,
+    so that only the failing job is undone."""
+    outcomes: list[_Outcome] = []
+    for job in jobs:
+        try:
+            outcomes.append((True, job(conn)))
+        except Exception as exc:
+            if len(jobs) > 1:
+                return None
+            outcomes.append((False, exc))
+    return outcomes
+
+
+def _run_isolated(conn: sqlite3.Connection, jobs: Sequence[Job[Any]]) -> list[_Outcome]:
+    """Run each job inside its own savepoint; a failing job is undone alone."""
+    outcomes: list[_Outcome] = []
+    for job in jobs:
+        conn.execute("SAVEPOINT job")
+        try:
+            result = job(conn)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            outcomes.append((False, exc))
+        else:
+            conn.execute("RELEASE job")
+            outcomes.append((True, result))
+    return outcomes
+
+
+class _Connection:
+    """A ``sqlite3`` connection used only on its own thread: :meth:`run` is one round trip."""
+
+    def __init__(self, name: str) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self, db: Path) -> None:
+        self._conn = await self.run(lambda _: schema.connect(db))
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return fn(self._conn)  # type: ignore[arg-type]  # None only for the opening call
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._call, fn)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement (tests use it to inject faults through the store's own connection)."""
+        await self.run(lambda conn: conn.execute(sql, params).close())
+
+    async def close(self) -> None:
+        try:
+            if self._conn is not None:
+                await self.run(lambda conn: conn.close())
+        finally:
+            self._thread.shutdown(wait=True)
+
+
+def _commit(conn: sqlite3.Connection, jobs: Sequence[Job[Any]]) -> list[_Outcome]:
+    """On the writer's thread: the whole batch, one transaction, one commit. Raises when BEGIN
+    or COMMIT fails (disk full, I/O error) or SQLite rolled the transaction back under a job:
+    then nothing of the batch is stored."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes = _run_together(conn, jobs)
+        if outcomes is None:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            outcomes = _run_isolated(conn, jobs)
+        if any(ok for ok, _ in outcomes):
+            conn.execute("COMMIT")
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except Exception:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def _read_whole(job: Job[T]) -> Callable[[sqlite3.Connection], T]:
+    def read(conn: sqlite3.Connection) -> T:
+        conn.execute("BEGIN")
+        try:
+            return job(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    return read
 
 
 class SqliteReportStore:
@@ -134,8 +238,8 @@ class SqliteReportStore:
     def __init__(
         self,
         db_path: Path,
-        writer: aiosqlite.Connection,
-        reader: aiosqlite.Connection,
+        writer: _Connection,
+        reader: _Connection,
         clock: Clock,
     ) -> None:
         self.db_path = db_path
@@ -143,6 +247,7 @@ class SqliteReportStore:
         self._reader = reader
         self._clock = clock
         self._queue: asyncio.Queue[_Pending[Any] | None] = asyncio.Queue()
+        self._last: asyncio.Future[Any] | None = None
         self._read_lock = asyncio.Lock()
         self._closing = False
         self._closed = False
@@ -152,22 +257,35 @@ class SqliteReportStore:
     async def open(cls, data_dir: Path, *, clock: Clock = utc_today) -> SqliteReportStore:
         """Secure the data directory, create or upgrade the database, and start the writer."""
         db = await asyncio.to_thread(schema.prepare_database, data_dir)
-        writer = await _connect(db)
+        writer, reader = _Connection("store-writer"), _Connection("store-reader")
         try:
-            reader = await _connect(db)
+            await writer.open(db)
+            await reader.open(db)
         except BaseException:
             await writer.close()
+            await reader.close()
             raise
         return cls(db, writer, reader, clock)
 
     # -- the writer ---------------------------------------------------------------------------
 
-    async def _write(self, job: Job[T]) -> T:
+    def _submit(self, job: Job[T]) -> asyncio.Future[T]:
+        """Queue a write now; the future resolves once its transaction is committed."""
         if self._closing or self._task.done():
             raise StoreClosedError
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(job, future))
-        return await future
+        self._last = future
+        return future
+
+    async def _write(self, job: Job[T]) -> T:
+        return await self._submit(job)
+
+    async def settled(self) -> None:
+        """Return once every write queued so far has been committed (or has failed)."""
+        last = self._last
+        if last is not None and not last.done():
+            await asyncio.wait([last])
 
     async def _write_loop(self) -> None:
         stop = False
@@ -190,66 +308,18 @@ class SqliteReportStore:
             if batch:
                 await self._commit_batch(batch)
 
-    async def _run_together(self, batch: list[_Pending[Any]]) -> list[_Outcome] | None:
-        """Run the jobs inside the open transaction, one round trip per statement.
-
-        The first failure in a batch of several returns None: the caller rolls back and runs the
-        batch again with :meth:`_run_isolated`, so that only the failing job is undone.
-        """
-        outcomes: list[_Outcome] = []
-        for pending in batch:
-            try:
-                outcomes.append((pending, True, await pending.job(self._writer)))
-            except Exception as exc:
-                if len(batch) > 1:
-                    return None
-                outcomes.append((pending, False, exc))
-        return outcomes
-
-    async def _run_isolated(self, batch: list[_Pending[Any]]) -> list[_Outcome]:
-        """Run each job inside its own savepoint; a failing job is undone alone."""
-        conn = self._writer
-        outcomes: list[_Outcome] = []
-        for pending in batch:
-            await conn.execute("SAVEPOINT job")
-            try:
-                result = await pending.job(conn)
-            except Exception as exc:
-                await conn.execute("ROLLBACK TO job")
-                await conn.execute("RELEASE job")
-                outcomes.append((pending, False, exc))
-            else:
-                await conn.execute("RELEASE job")
-                outcomes.append((pending, True, result))
-        return outcomes
-
     async def _commit_batch(self, batch: list[_Pending[Any]]) -> None:
-        conn = self._writer
+        jobs = [p.job for p in batch]
         try:
-            await conn.execute("BEGIN IMMEDIATE")
-            outcomes = await self._run_together(batch)
-            if outcomes is None:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
-                await conn.execute("BEGIN IMMEDIATE")
-                outcomes = await self._run_isolated(batch)
-            if any(ok for _, ok, _ in outcomes):
-                await conn.execute("COMMIT")
-            elif conn.in_transaction:
-                await conn.execute("ROLLBACK")
+            outcomes = await self._writer.run(lambda conn: _commit(conn, jobs))
         except Exception as exc:
-            # BEGIN or COMMIT failed (disk full, I/O error), or SQLite rolled the whole
-            # transaction back under a job: nothing of the batch is stored
             log.error("storage: a write transaction failed (%s)", type(exc).__name__)
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    await conn.execute("ROLLBACK")
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
         # only now, after COMMIT, is any caller told that its write is safe
-        for pending, ok, value in outcomes:
+        for pending, (ok, value) in zip(batch, outcomes, strict=True):
             if pending.future.done():
                 continue
             if ok:
@@ -261,12 +331,7 @@ class SqliteReportStore:
         if self._closing:
             raise StoreClosedError
         async with self._read_lock:
-            conn = self._reader
-            await conn.execute("BEGIN")
-            try:
-                return await job(conn)
-            finally:
-                await conn.execute("COMMIT")
+            return await self._reader.run(_read_whole(job))
 
     async def close(self) -> None:
         if self._closed:
@@ -295,8 +360,8 @@ class SqliteReportStore:
         report_id = new_report_id()
         day = self._clock().isoformat()
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO report (id, created_day) VALUES (?, ?)", (_rid(report_id), day)
             )
 
@@ -315,9 +380,9 @@ class SqliteReportStore:
             "ON CONFLICT (report_id, slot) DO UPDATE SET envelope = excluded.envelope"
         )
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            if await _changes(conn, sql, (slot, data, raw)) == 0:
-                raise await _why_not_open(conn, raw)
+        def job(conn: sqlite3.Connection) -> None:
+            if _changes(conn, sql, (slot, data, raw)) == 0:
+                raise _why_not_open(conn, raw)
 
         await self._write(job)
 
@@ -325,14 +390,14 @@ class SqliteReportStore:
         raw = _rid(report_id)
         check_slot(slot)
 
-        async def job(conn: aiosqlite.Connection) -> bool:
-            state = await _report_state(conn, raw)
+        def job(conn: sqlite3.Connection) -> bool:
+            state = _report_state(conn, raw)
             if state is None:
                 raise UnknownReportError
             if state is not ReportState.OPEN:
                 raise ReportClosedError
             sql = f"DELETE FROM {table} WHERE report_id = ? AND slot = ?"  # noqa: S608 (literal)
-            return await _changes(conn, sql, (raw, slot)) > 0
+            return _changes(conn, sql, (raw, slot)) > 0
 
         return await self._write(job)
 
@@ -361,28 +426,28 @@ class SqliteReportStore:
             raise ValueError("a report is closed as complete or interrupted")
         data = check_blob(manifest, MAX_ANSWER_BYTES, "a sealed manifest")
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            changed = await _changes(
+        def job(conn: sqlite3.Connection) -> None:
+            changed = _changes(
                 conn,
                 "UPDATE report SET state = ?, manifest = ? WHERE id = ? AND state = 'open'",
                 (state.value, data, raw),
             )
             if changed == 0:
-                raise await _why_not_open(conn, raw)
+                raise _why_not_open(conn, raw)
             if dummy is not None:
                 used = {
                     int(r[0])
-                    for r in await _rows(
+                    for r in _rows(
                         conn,
                         "SELECT slot FROM answer WHERE report_id = ? UNION "
                         "SELECT slot FROM attachment WHERE report_id = ?",
                         (raw, raw),
                     )
                 }
-                count = await _one(conn, "SELECT count(*) FROM answer WHERE report_id = ?", (raw,))
+                count = _one(conn, "SELECT count(*) FROM answer WHERE report_id = ?", (raw,))
                 real = int(count[0]) if count is not None else 0
                 for slot in free_slots(used, padded_answer_rows(real) - real):
-                    await conn.execute(
+                    conn.execute(
                         "INSERT INTO answer (report_id, slot, envelope) VALUES (?, ?, ?)",
                         (raw, slot, check_blob(dummy(), MAX_ANSWER_BYTES, "a sealed dummy")),
                     )
@@ -392,8 +457,8 @@ class SqliteReportStore:
     async def discard_report(self, report_id: ReportId) -> bool:
         raw = _rid(report_id)
 
-        async def job(conn: aiosqlite.Connection) -> bool:
-            return await _changes(conn, "DELETE FROM report WHERE id = ?", (raw,)) > 0
+        def job(conn: sqlite3.Connection) -> bool:
+            return _changes(conn, "DELETE FROM report WHERE id = ?", (raw,)) > 0
 
         return await self._write(job)
 
@@ -402,21 +467,17 @@ class SqliteReportStore:
     ) -> StoredReport:
         raw = _rid(report_id)
 
-        async def job(conn: aiosqlite.Connection) -> StoredReport:
-            row = await _one(
+        def job(conn: sqlite3.Connection) -> StoredReport:
+            row = _one(
                 conn,
                 "SELECT state, created_day, manifest, digest_seq FROM report WHERE id = ?",
                 (raw,),
             )
             if row is None:
                 raise UnknownReportError
-            answers = await _rows(
-                conn, "SELECT slot, envelope FROM answer WHERE report_id = ?", (raw,)
-            )
+            answers = _rows(conn, "SELECT slot, envelope FROM answer WHERE report_id = ?", (raw,))
             attachments = (
-                await _rows(
-                    conn, "SELECT slot, envelope FROM attachment WHERE report_id = ?", (raw,)
-                )
+                _rows(conn, "SELECT slot, envelope FROM attachment WHERE report_id = ?", (raw,))
                 if with_attachments
                 else []
             )
@@ -433,8 +494,8 @@ class SqliteReportStore:
         return await self._read(job)
 
     async def _ids(self, sql: str, params: Sequence[Any] = ()) -> list[ReportId]:
-        async def job(conn: aiosqlite.Connection) -> list[ReportId]:
-            return [_from_rid(row[0]) for row in await _rows(conn, sql, params)]
+        def job(conn: sqlite3.Connection) -> list[ReportId]:
+            return [_from_rid(row[0]) for row in _rows(conn, sql, params)]
 
         return await self._read(job)
 
@@ -449,8 +510,8 @@ class SqliteReportStore:
     # -- digest outbox ------------------------------------------------------------------------
 
     async def next_digest_seq(self) -> int:
-        async def job(conn: aiosqlite.Connection) -> int:
-            row = await _one(conn, "SELECT coalesce(max(seq), 0) + 1 FROM digest")
+        def job(conn: sqlite3.Connection) -> int:
+            row = _one(conn, "SELECT coalesce(max(seq), 0) + 1 FROM digest")
             return int(row[0])
 
         return await self._read(job)
@@ -466,17 +527,17 @@ class SqliteReportStore:
         raws = sorted({_rid(r) for r in report_ids})
         day = self._clock().isoformat()
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            row = await _one(conn, "SELECT coalesce(max(seq), 0) + 1 FROM digest")
+        def job(conn: sqlite3.Connection) -> None:
+            row = _one(conn, "SELECT coalesce(max(seq), 0) + 1 FROM digest")
             if seq != row[0]:
                 raise DigestSequenceError
-            await conn.execute("INSERT INTO digest (seq, created_day) VALUES (?, ?)", (seq, day))
-            await conn.executemany(
+            conn.execute("INSERT INTO digest (seq, created_day) VALUES (?, ?)", (seq, day))
+            conn.executemany(
                 "INSERT INTO digest_part (seq, part, data) VALUES (?, ?, ?)",
                 [(seq, n, blob) for n, blob in enumerate(blobs)],
             )
             for raw in raws:
-                changed = await _changes(
+                changed = _changes(
                     conn,
                     "UPDATE report SET digest_seq = ? "
                     "WHERE id = ? AND state != 'open' AND digest_seq IS NULL",
@@ -488,8 +549,8 @@ class SqliteReportStore:
         await self._write(job)
 
     @staticmethod
-    async def _digest(conn: aiosqlite.Connection, row: Any) -> OutboxDigest:
-        parts = await _rows(
+    def _digest(conn: sqlite3.Connection, row: Any) -> OutboxDigest:
+        parts = _rows(
             conn,
             "SELECT part, data, posted FROM digest_part WHERE seq = ? ORDER BY part",
             (row[0],),
@@ -506,32 +567,32 @@ class SqliteReportStore:
     _DIGEST_COLUMNS = "seq, created_day, state, attempts, posted_day"
 
     async def pending_digests(self) -> list[OutboxDigest]:
-        async def job(conn: aiosqlite.Connection) -> list[OutboxDigest]:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> list[OutboxDigest]:
+            rows = _rows(
                 conn,
                 f"SELECT {self._DIGEST_COLUMNS} FROM digest "  # noqa: S608 (constant columns)
                 "WHERE state = 'pending' ORDER BY seq",
             )
-            return [await self._digest(conn, row) for row in rows]
+            return [self._digest(conn, row) for row in rows]
 
         return await self._read(job)
 
     async def get_digest(self, seq: int) -> OutboxDigest:
-        async def job(conn: aiosqlite.Connection) -> OutboxDigest:
-            row = await _one(
+        def job(conn: sqlite3.Connection) -> OutboxDigest:
+            row = _one(
                 conn,
                 f"SELECT {self._DIGEST_COLUMNS} FROM digest WHERE seq = ?",  # noqa: S608
                 (seq,),
             )
             if row is None:
                 raise UnknownDigestError
-            return await self._digest(conn, row)
+            return self._digest(conn, row)
 
         return await self._read(job)
 
     async def list_digests(self) -> list[DigestInfo]:
-        async def job(conn: aiosqlite.Connection) -> list[DigestInfo]:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> list[DigestInfo]:
+            rows = _rows(
                 conn,
                 "SELECT d.seq, d.created_day, d.state, d.attempts, d.posted_day, "
                 "(SELECT count(*) FROM digest_part p WHERE p.seq = d.seq), "
@@ -559,8 +620,8 @@ class SqliteReportStore:
         return await self._ids("SELECT id FROM report WHERE digest_seq = ? ORDER BY id", (seq,))
 
     async def record_attempt(self, seq: int) -> int:
-        async def job(conn: aiosqlite.Connection) -> int:
-            row = await _one(
+        def job(conn: sqlite3.Connection) -> int:
+            row = _one(
                 conn,
                 "UPDATE digest SET attempts = attempts + 1 WHERE seq = ? RETURNING attempts",
                 (seq,),
@@ -572,8 +633,8 @@ class SqliteReportStore:
         return await self._write(job)
 
     async def mark_part_posted(self, seq: int, part: int) -> None:
-        async def job(conn: aiosqlite.Connection) -> None:
-            changed = await _changes(
+        def job(conn: sqlite3.Connection) -> None:
+            changed = _changes(
                 conn, "UPDATE digest_part SET posted = 1 WHERE seq = ? AND part = ?", (seq, part)
             )
             if changed == 0:
@@ -584,16 +645,16 @@ class SqliteReportStore:
     async def mark_digest_posted(self, seq: int) -> None:
         day = self._clock().isoformat()
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            changed = await _changes(
+        def job(conn: sqlite3.Connection) -> None:
+            changed = _changes(
                 conn,
                 "UPDATE digest SET state = 'posted', posted_day = ? "
                 "WHERE seq = ? AND state = 'pending'",
                 (day, seq),
             )
             if changed:
-                await conn.execute("UPDATE digest_part SET posted = 1 WHERE seq = ?", (seq,))
-            elif await _one(conn, "SELECT 1 FROM digest WHERE seq = ?", (seq,)) is None:
+                conn.execute("UPDATE digest_part SET posted = 1 WHERE seq = ?", (seq,))
+            elif _one(conn, "SELECT 1 FROM digest WHERE seq = ?", (seq,)) is None:
                 raise UnknownDigestError
 
         await self._write(job)
@@ -601,8 +662,8 @@ class SqliteReportStore:
     # -- analyst channel ----------------------------------------------------------------------
 
     async def channel_binding(self) -> ChannelBinding | None:
-        async def job(conn: aiosqlite.Connection) -> ChannelBinding | None:
-            row = await _one(
+        def job(conn: sqlite3.Connection) -> ChannelBinding | None:
+            row = _one(
                 conn, "SELECT channel_id, key_fingerprints, verified_day FROM channel_binding"
             )
             if row is None:
@@ -618,8 +679,8 @@ class SqliteReportStore:
     async def set_channel_binding(self, binding: ChannelBinding) -> None:
         fingerprints = join_fingerprints(binding.key_fingerprints)
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT OR REPLACE INTO channel_binding "
                 "(id, channel_id, key_fingerprints, verified_day) VALUES (1, ?, ?, ?)",
                 (binding.channel_id, fingerprints, binding.verified_day.isoformat()),
@@ -628,8 +689,8 @@ class SqliteReportStore:
         await self._write(job)
 
     async def clear_channel_binding(self) -> None:
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM channel_binding")
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM channel_binding")
 
         await self._write(job)
 
@@ -638,20 +699,27 @@ class SqliteReportStore:
     async def remember_messages(
         self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
     ) -> None:
+        await self.note_messages(conversation, message_ids, keep=keep)
+
+    def note_messages(
+        self, conversation: bytes, message_ids: Sequence[int], *, keep: bool = False
+    ) -> asyncio.Future[None]:
         ids = check_erase_ids(conversation, message_ids)
         if not ids:
-            return
+            nothing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            nothing.set_result(None)
+            return nothing
         day = self._clock().isoformat()
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.executemany(
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany(
                 "INSERT INTO erase_pending (conversation, message_id, keep, created_day) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (conversation, message_id) "
                 "DO UPDATE SET keep = excluded.keep",
                 [(conversation, mid, int(keep), day) for mid in ids],
             )
 
-        await self._write(job)
+        return self._submit(job)
 
     async def forget_messages(
         self, conversation: bytes, message_ids: Sequence[int] | None = None
@@ -659,13 +727,11 @@ class SqliteReportStore:
         ids = None if message_ids is None else check_erase_ids(conversation, message_ids)
         check_erase_ids(conversation, [])
 
-        async def job(conn: aiosqlite.Connection) -> None:
+        def job(conn: sqlite3.Connection) -> None:
             if ids is None:
-                await conn.execute(
-                    "DELETE FROM erase_pending WHERE conversation = ?", (conversation,)
-                )
+                conn.execute("DELETE FROM erase_pending WHERE conversation = ?", (conversation,))
             else:
-                await conn.executemany(
+                conn.executemany(
                     "DELETE FROM erase_pending WHERE conversation = ? AND message_id = ?",
                     [(conversation, mid) for mid in ids],
                 )
@@ -676,14 +742,14 @@ class SqliteReportStore:
     async def messages_to_erase(self) -> dict[bytes, list[tuple[int, bool]]]:
         cutoff = (self._clock() - timedelta(days=ERASE_DAYS)).isoformat()
 
-        async def prune(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM erase_pending WHERE created_day < ?", (cutoff,))
+        def prune(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM erase_pending WHERE created_day < ?", (cutoff,))
 
         await self._write(prune)
 
-        async def job(conn: aiosqlite.Connection) -> dict[bytes, list[tuple[int, bool]]]:
+        def job(conn: sqlite3.Connection) -> dict[bytes, list[tuple[int, bool]]]:
             out: dict[bytes, list[tuple[int, bool]]] = {}
-            for key, mid, keep in await _rows(
+            for key, mid, keep in _rows(
                 conn, "SELECT conversation, message_id, keep FROM erase_pending"
             ):
                 out.setdefault(bytes(key), []).append((int(mid), bool(keep)))
@@ -694,8 +760,8 @@ class SqliteReportStore:
     # -- receipts and replies -----------------------------------------------------------------
 
     async def receipt_salt(self) -> bytes:
-        async def job(conn: aiosqlite.Connection) -> bytes:
-            row = await _one(conn, "SELECT salt FROM receipt_salt WHERE id = 1")
+        def job(conn: sqlite3.Connection) -> bytes:
+            row = _one(conn, "SELECT salt FROM receipt_salt WHERE id = 1")
             if row is None:
                 raise SchemaError("the database has no receipt salt")
             return bytes(row[0])
@@ -710,11 +776,11 @@ class SqliteReportStore:
         version = int(ReceiptScheme(scheme))
         day = self._clock().isoformat()
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            if await _report_state(conn, raw) is None:
+        def job(conn: sqlite3.Connection) -> None:
+            if _report_state(conn, raw) is None:
                 raise UnknownReportError
             try:
-                await conn.execute(
+                conn.execute(
                     "INSERT INTO receipt (report_id, tag, created_day, scheme) VALUES (?, ?, ?, ?)",
                     (raw, tag, day, version),
                 )
@@ -733,8 +799,8 @@ class SqliteReportStore:
         marks = ", ".join("?" * len(wanted))
         sql = f"SELECT tag, report_id FROM receipt WHERE scheme = ? AND tag IN ({marks})"  # noqa: S608 (placeholders only)
 
-        async def job(conn: aiosqlite.Connection) -> tuple[int, ReportId] | None:
-            rows = await _rows(conn, sql, (version, *wanted))
+        def job(conn: sqlite3.Connection) -> tuple[int, ReportId] | None:
+            rows = _rows(conn, sql, (version, *wanted))
             found = [(wanted[bytes(tag)], _from_rid(rid)) for tag, rid in rows]
             return min(found) if found else None
 
@@ -743,8 +809,8 @@ class SqliteReportStore:
     async def holds_receipts(self, scheme: ReceiptScheme) -> bool:
         version = int(ReceiptScheme(scheme))
 
-        async def job(conn: aiosqlite.Connection) -> bool:
-            row = await _one(conn, "SELECT 1 FROM receipt WHERE scheme = ? LIMIT 1", (version,))
+        def job(conn: sqlite3.Connection) -> bool:
+            row = _one(conn, "SELECT 1 FROM receipt WHERE scheme = ? LIMIT 1", (version,))
             return row is not None
 
         return await self._read(job)
@@ -754,14 +820,12 @@ class SqliteReportStore:
         data = check_blob(sealed, MAX_REPLY_BYTES, "a sealed reply")
         day = self._clock().isoformat()
 
-        async def job(conn: aiosqlite.Connection) -> bool:
-            if await _one(conn, "SELECT 1 FROM receipt WHERE report_id = ?", (raw,)) is None:
+        def job(conn: sqlite3.Connection) -> bool:
+            if _one(conn, "SELECT 1 FROM receipt WHERE report_id = ?", (raw,)) is None:
                 raise UnknownReceiptError
-            if await _one(
-                conn, "SELECT 1 FROM reply WHERE report_id = ? AND sealed = ?", (raw, data)
-            ):
+            if _one(conn, "SELECT 1 FROM reply WHERE report_id = ? AND sealed = ?", (raw, data)):
                 return False
-            await conn.execute(
+            conn.execute(
                 "INSERT INTO reply (report_id, n, sealed, created_day) "
                 "SELECT ?, coalesce(max(n), 0) + 1, ?, ? FROM reply WHERE report_id = ?",
                 (raw, data, day, raw),
@@ -773,10 +837,8 @@ class SqliteReportStore:
     async def replies(self, report_id: ReportId) -> list[bytes]:
         raw = _rid(report_id)
 
-        async def job(conn: aiosqlite.Connection) -> list[bytes]:
-            rows = await _rows(
-                conn, "SELECT sealed FROM reply WHERE report_id = ? ORDER BY n", (raw,)
-            )
+        def job(conn: sqlite3.Connection) -> list[bytes]:
+            rows = _rows(conn, "SELECT sealed FROM reply WHERE report_id = ? ORDER BY n", (raw,))
             return [bytes(r[0]) for r in rows]
 
         return await self._read(job)
@@ -788,29 +850,29 @@ class SqliteReportStore:
         report_cutoff = (today - timedelta(days=policy.report_days)).isoformat()
         receipt_cutoff = (today - timedelta(days=policy.receipt_days)).isoformat()
 
-        async def job(conn: aiosqlite.Connection) -> RetentionCounts:
+        def job(conn: sqlite3.Connection) -> RetentionCounts:
             due = "SELECT seq FROM digest WHERE state = 'posted' AND posted_day <= ?"
-            reports = await _changes(
+            reports = _changes(
                 conn,
                 f"DELETE FROM report WHERE digest_seq IN ({due})",  # noqa: S608 (constant)
                 (report_cutoff,),
             )
-            await conn.execute(
+            conn.execute(
                 f"DELETE FROM digest_part WHERE seq IN ({due})",  # noqa: S608 (constant)
                 (report_cutoff,),
             )
-            digests = await _changes(
+            digests = _changes(
                 conn,
                 "UPDATE digest SET state = 'pruned' WHERE state = 'posted' AND posted_day <= ?",
                 (report_cutoff,),
             )
-            replies_row = await _one(
+            replies_row = _one(
                 conn,
                 "SELECT count(*) FROM reply WHERE report_id IN "
                 "(SELECT report_id FROM receipt WHERE created_day <= ?)",
                 (receipt_cutoff,),
             )
-            receipts = await _changes(
+            receipts = _changes(
                 conn, "DELETE FROM receipt WHERE created_day <= ?", (receipt_cutoff,)
             )
             return RetentionCounts(
@@ -824,21 +886,6 @@ class SqliteReportStore:
             raise StoreClosedError
         # the same queries as ``reportbot db check``, on a short-lived connection of their own
         return await asyncio.to_thread(count_file, self.db_path)
-
-
-async def _connect(db: Path) -> aiosqlite.Connection:
-    """An aiosqlite connection configured exactly like :func:`storage.schema.connect`."""
-    conn = await aiosqlite.connect(db, isolation_level=None)
-    try:
-        for pragma in schema.CONNECTION_PRAGMAS:
-            await conn.execute(pragma)
-        row = await _one(conn, "PRAGMA journal_mode")
-        if row[0] != "delete":
-            raise SchemaError("could not set the journal mode to DELETE")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
 
 
 @contextlib.asynccontextmanager

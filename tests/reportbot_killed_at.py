@@ -13,7 +13,8 @@ POINT is one of :data:`POINTS`; ``LAST_WORD_SECONDS`` replaces
 not wait half a minute.
 
 With :data:`DONE_FILE_ENV` set to a path, the id of every update is appended to that file once
-the Application has finished processing it (every Bot API call of that update answered), so a
+the Application has finished processing it (every Bot API call of that update answered, every
+write it queued committed), so a
 test over HTTP knows when the bot is done with what the reporter did instead of guessing from a
 pause in its calls.
 """
@@ -30,8 +31,8 @@ from typing import Any
 POINTS = ("answers_stored", "receipt_issued", "closed", "receipt_noted")
 """answers_stored: on entering the receipt's commit (every answer committed, nothing of the end);
 receipt_issued: the receipt's tag committed, the report still open; closed: the report closed
-(committed), nothing shown; receipt_noted: "sent" shown and its message id committed as kept,
-nothing erased yet."""
+(committed), nothing shown; receipt_noted: "sent" shown and its message id committed as kept
+(``note_messages`` with keep, the moment its commit is done), nothing erased yet."""
 
 
 DONE_FILE_ENV = "TEST_UPDATES_DONE_FILE"
@@ -41,11 +42,26 @@ DONE_FILE_ENV = "TEST_UPDATES_DONE_FILE"
 def _observe(done: Path) -> None:
     from telegram.ext import Application
 
+    from storage.sqlite import SqliteReportStore
+
+    stores: list[Any] = []
+    opened = SqliteReportStore.__init__
+
+    def kept(self: Any, *args: Any, **kwargs: Any) -> None:
+        opened(self, *args, **kwargs)
+        stores.append(self)
+
+    SqliteReportStore.__init__ = kept  # type: ignore[method-assign]
     original = Application.process_update
 
     async def observed(self: Any, update: object) -> None:
         try:
             await original(self, update)
+            # and what it queued for the store is committed: the ids of what it sent last
+            # commit right after the update, not in it (docs/storage.md); a test that kills the
+            # bot once it is "done" means a kill after that
+            for store in stores:
+                await store.settled()
         finally:
             update_id = getattr(update, "update_id", None)
             if update_id is not None:
@@ -73,6 +89,20 @@ def _wrap(cls: Any, name: str, *, before: bool, when: Callable[..., bool]) -> No
     setattr(cls, name, wrapped)
 
 
+def _wrap_noted(cls: Any, *, when: Callable[..., bool]) -> None:
+    """``note_messages`` queues its rows and returns the future of their commit: the kill comes
+    the moment that commit is done (before the caller, waiting on it, goes on)."""
+    original = cls.note_messages
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        future = original(self, *args, **kwargs)
+        if when(*args, **kwargs):
+            future.add_done_callback(lambda _: _kill())
+        return future
+
+    cls.note_messages = wrapped
+
+
 def _arm(point: str) -> None:
     from storage.sqlite import SqliteReportStore
 
@@ -89,7 +119,7 @@ def _arm(point: str) -> None:
     elif point == "closed":
         _wrap(SqliteReportStore, "close_report", before=False, when=always)
     elif point == "receipt_noted":
-        _wrap(SqliteReportStore, "remember_messages", before=False, when=kept)
+        _wrap_noted(SqliteReportStore, when=kept)
     else:
         raise SystemExit(f"unknown point {point!r}; one of {', '.join(POINTS)}")
 

@@ -9,7 +9,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from storage import ReportClosedError, ReportId, ReportState, SqliteReportStore, schema
+from storage import sqlite as sqlite_store
 from storage.maintenance import backup_database
 
 WRITERS = 400
@@ -125,21 +128,24 @@ async def test_a_failed_commit_fails_every_caller_of_the_batch_and_keeps_nothing
         assert dict((await store.load_report(report)).answers) == {1: b"fine again"}
 
 
-async def test_a_refused_write_inside_a_busy_batch_is_undone_alone(tmp_path: Path) -> None:
+async def test_a_refused_write_inside_a_busy_batch_is_undone_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A failing job in a group commit: the batch is re-run with savepoints, the others land."""
     async with await SqliteReportStore.open(tmp_path / "data") as store:
         report = await store.open_report()
         closed = await store.open_report()
         await store.close_report(closed, ReportState.COMPLETE, b"m")
         isolated_runs = 0
-        run_isolated = store._run_isolated
+        run_isolated = sqlite_store._run_isolated
 
-        async def spy(batch: list[Any]) -> Any:
+        def spy(conn: Any, jobs: Any) -> Any:
             nonlocal isolated_runs
             isolated_runs += 1
-            return await run_isolated(batch)
+            return run_isolated(conn, jobs)
 
-        store._run_isolated = spy  # type: ignore[method-assign]  # a spy on the fallback path
+        # a spy on the fallback path (it runs on the writer's thread)
+        monkeypatch.setattr(sqlite_store, "_run_isolated", spy)
         writes = [store.put_answer(report, n, b"fine %d" % n) for n in range(50)]
         writes.insert(25, store.put_answer(closed, 1, b"refused"))
         results = await asyncio.gather(*writes, return_exceptions=True)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from storage import ReportState, SqliteReportStore, UnsafeFileError, schema
-from storage.sqlite import _connect
 
 EXPECTED_PRAGMAS = {
     "trusted_schema": 0,
@@ -88,13 +87,12 @@ async def test_every_connection_runs_with_the_forgetting_pragmas(tmp_path: Path)
             assert plain.execute(f"PRAGMA {name}").fetchone()[0] == expected, name
     finally:
         plain.close()
-    conn = await _connect(db)
-    try:
-        for name, expected in EXPECTED_PRAGMAS.items():
-            rows = list(await conn.execute_fetchall(f"PRAGMA {name}"))
-            assert rows[0][0] == expected, name
-    finally:
-        await conn.close()
+    # the store's own two connections (the writer's and the reader's), on their own threads
+    async with await SqliteReportStore.open(tmp_path / "data") as store:
+        for conn in (store._writer, store._reader):
+            for name, expected in EXPECTED_PRAGMAS.items():
+                row = await conn.run(lambda c, n=name: c.execute(f"PRAGMA {n}").fetchone())
+                assert row[0] == expected, name
 
 
 def test_a_database_planted_as_a_symlink_is_refused(tmp_path: Path) -> None:
