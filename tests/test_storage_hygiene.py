@@ -4,9 +4,11 @@ forget, and refusal of planted links."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,8 +93,11 @@ async def test_every_connection_runs_with_the_forgetting_pragmas(tmp_path: Path)
     async with await SqliteReportStore.open(tmp_path / "data") as store:
         for conn in (store._writer, store._reader):
             for name, expected in EXPECTED_PRAGMAS.items():
-                row = await conn.run(lambda c, n=name: c.execute(f"PRAGMA {n}").fetchone())
-                assert row[0] == expected, name
+
+                def pragma(c: sqlite3.Connection, name: str = name) -> Any:
+                    return c.execute(f"PRAGMA {name}").fetchone()[0]
+
+                assert await conn.run(pragma) == expected, name
 
 
 def test_a_database_planted_as_a_symlink_is_refused(tmp_path: Path) -> None:
