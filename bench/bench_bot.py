@@ -10,7 +10,8 @@ The traffic is recorded once: one reporter answers every question of the shipped
 presses, numbers, texts, the review, submit: one report with its receipt code) through the real
 Application; every update it sent and every Bot API call the bot made on it are kept. Then both
 sides are fed **the same updates** through ``process_update``, their Bot API calls going to the
-same in-memory fake Telegram (``tests.botclient``), so no network and no driver logic is measured:
+same in-memory fake Telegram (``tests.botclient``), so no network and no driver logic is measured
+(each replayed report has its own reporter id and its own conversation nonce, as in production):
 
 - *baseline*: a bare PTB ``Application`` with one ``TypeHandler`` that, for each update, makes
   the calls the bot made on it (``send_message`` with the same inline keyboard of 10-25 buttons
@@ -50,13 +51,16 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import contextvars
 import dataclasses
 import gc
 import json
 import os
 import random
+import re
 import shutil
 import statistics
+import string
 import tempfile
 import time
 import tracemalloc
@@ -220,12 +224,33 @@ class MeteredRequest(RecordingRequest):
             self.replay.cpu_seconds += time.thread_time() - started
 
 
+RECORDED_NONCE = "A" * NONCE_LEN
+"""The nonce of the recorded conversation; each replayed report gets its own in its place."""
+_NONCE: contextvars.ContextVar[str] = contextvars.ContextVar("nonce", default=RECORDED_NONCE)
+_NONCE_ALPHABET = string.ascii_letters + string.digits
+_PAYLOAD_NONCE = re.compile(r'("(?:data|callback_data)": "[a-z])' + RECORDED_NONCE)
+
+
+def nonce_for(n: int) -> str:
+    """The ``n``-th replayed report's nonce (never the recorded one)."""
+    digits = []
+    for _ in range(NONCE_LEN):
+        n, d = divmod(n, len(_NONCE_ALPHABET))
+        digits.append(_NONCE_ALPHABET[d])
+    if n:
+        raise ValueError("more reports than nonces")
+    nonce = "".join(digits)
+    return nonce if nonce != RECORDED_NONCE else nonce_for(len(_NONCE_ALPHABET) ** NONCE_LEN - 1)
+
+
 @contextlib.contextmanager
-def fixed_nonce() -> Iterator[None]:
-    """Every conversation gets the same nonce, so recorded button payloads replay as current
-    (the nonce is random in the bot: its only job is telling old buttons from new ones)."""
+def script_nonces() -> Iterator[None]:
+    """A conversation gets the nonce of the report being replayed (``_NONCE``, set by the
+    driver), so its recorded button payloads replay as current, and every report has its own,
+    as in production: the renderer's keyboards cached per nonce are hit within a conversation
+    only (the nonce is random in the bot: its only job is telling old buttons from new ones)."""
     saved = getattr(handlers.private, "new_nonce")  # noqa: B009 - mypy: not re-exported
-    setattr(handlers.private, "new_nonce", lambda: "A" * NONCE_LEN)  # noqa: B010 - likewise
+    setattr(handlers.private, "new_nonce", _NONCE.get)  # noqa: B010 - likewise
     try:
         yield
     finally:
@@ -279,25 +304,28 @@ class Script:
 
     updates: list[JSON]
     calls: list[list[Call]]
+    nonce: str = RECORDED_NONCE
 
-    def for_reporter(self, user_id: int, first_update_id: int) -> Script:
-        """The same report from another reporter (their id in every update and call)."""
-        old, new = str(RECORDED_USER), str(user_id)
-        updates = json.loads(json.dumps(self.updates).replace(old, new))
+    def for_reporter(self, user_id: int, first_update_id: int, nonce: str) -> Script:
+        """The same report from another reporter (their id in every update and call, their
+        conversation's nonce in every button)."""
+
+        def rewrite(data: object) -> Any:
+            text = json.dumps(data).replace(str(RECORDED_USER), str(user_id))
+            return json.loads(_PAYLOAD_NONCE.sub(rf"\g<1>{nonce}", text))
+
+        updates = rewrite(self.updates)
         for n, update in enumerate(updates):
             update["update_id"] = first_update_id + n
-        calls = [
-            [Call(c.method, json.loads(json.dumps(c.params).replace(old, new))) for c in step]
-            for step in self.calls
-        ]
-        return Script(updates, calls)
+        calls = [[Call(c.method, rewrite(c.params)) for c in step] for step in self.calls]
+        return Script(updates, calls, nonce)
 
 
 async def record(base: Path) -> Script:
     """One reporter through the whole flow, every update and every call it caused kept."""
     data_dir = Path(tempfile.mkdtemp(dir=base))
     try:
-        with fixed_nonce():
+        with script_nonces():
             async with bot_app(data_dir, ReplayTelegram(TEST_TOKEN)) as (app, telegram):
                 script = Script([], [])
 
@@ -322,7 +350,9 @@ def scripts(script: Script, reporters: int, steps: int) -> list[list[Script]]:
     reports = max(reporters, -(-steps // per_report))
     queues: list[list[Script]] = [[] for _ in range(reporters)]
     for n in range(reports):
-        queues[n % reporters].append(script.for_reporter(8_000_000_001 + n, 1 + n * per_report))
+        queues[n % reporters].append(
+            script.for_reporter(8_000_000_001 + n, 1 + n * per_report, nonce_for(n))
+        )
     return queues
 
 
@@ -390,6 +420,7 @@ async def drive(
 
     async def one_queue(queue: list[Script]) -> None:
         for script in queue:
+            _NONCE.set(script.nonce)  # this task's: the conversation it opens gets it
             for update, calls in zip(script.updates, script.calls, strict=True):
                 if deadline is not None and time.perf_counter() >= deadline:
                     return
@@ -431,7 +462,7 @@ async def bot_run(
 ) -> Measured:
     data_dir = Path(tempfile.mkdtemp(dir=base))
     try:
-        with fixed_nonce():
+        with script_nonces():
             async with bot_app(data_dir, ReplayTelegram(TEST_TOKEN)) as (app, telegram):
                 if not isinstance(telegram, ReplayTelegram):  # pragma: no cover - given above
                     raise TypeError("bot_app returned another fake")
