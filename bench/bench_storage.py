@@ -1,11 +1,12 @@
-"""Storage benchmark: sealed-answer writes per second, against bare aiosqlite inserts of the same
+"""Storage benchmark: sealed-answer writes per second, against bare sqlite3 inserts of the same
 bytes in the same run, and bytes on disk per report.
 
     .venv/bin/python -m bench.bench_storage [--answers 600] [--rounds 3] [--dir PATH]
 
-- *bare*: one aiosqlite connection with the same pragmas (DELETE journal, synchronous=FULL,
-  secure_delete), one ``INSERT`` committed per envelope, one after another. This is the floor:
-  what a durable commit costs on this disk.
+- *bare*: one sqlite3 connection on its own thread, as the store's (the event loop must not wait
+  on a disk), with the same pragmas (DELETE journal, synchronous=FULL, secure_delete): one
+  ``INSERT`` committed per envelope, one trip to the thread each, one after another. This is the
+  floor: what a durable commit costs on this disk.
 - *store, one writer*: ``ReportStore.put_answer`` awaited one after another (each call commits
   before it returns, as when one reporter answers).
 - *store, 50 writers*: 50 reporters answering at once; the queued writer commits them in groups.
@@ -20,12 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import aiosqlite
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
@@ -65,16 +67,28 @@ def _envelopes(recipients: Recipients, n: int) -> list[bytes]:
 
 
 async def bare_inserts(folder: Path, envelopes: list[bytes]) -> float:
-    """Envelopes per second through bare aiosqlite, one committed INSERT each."""
+    """Envelopes per second through bare sqlite3 on one thread, one committed INSERT each."""
     db = secure_data_dir(folder)
-    async with aiosqlite.connect(db, isolation_level=None) as conn:
-        for pragma in CONNECTION_PRAGMAS:
-            await conn.execute(pragma)
-        await conn.execute("CREATE TABLE bare (id INTEGER PRIMARY KEY, envelope BLOB NOT NULL)")
-        start = time.perf_counter()
-        for envelope in envelopes:
-            await conn.execute("INSERT INTO bare (envelope) VALUES (?)", (envelope,))
-        elapsed = time.perf_counter() - start
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        conn = await loop.run_in_executor(
+            thread, lambda: sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        )
+        try:
+            for pragma in CONNECTION_PRAGMAS:
+                await loop.run_in_executor(thread, conn.execute, pragma)
+            await loop.run_in_executor(
+                thread,
+                conn.execute,
+                "CREATE TABLE bare (id INTEGER PRIMARY KEY, envelope BLOB NOT NULL)",
+            )
+            insert = "INSERT INTO bare (envelope) VALUES (?)"
+            start = time.perf_counter()
+            for envelope in envelopes:
+                await loop.run_in_executor(thread, conn.execute, insert, (envelope,))
+            elapsed = time.perf_counter() - start
+        finally:
+            await loop.run_in_executor(thread, conn.close)
     return len(envelopes) / elapsed
 
 
@@ -152,7 +166,7 @@ async def main() -> None:
     bare, one, many = (statistics.median(xs) for xs in (bares, ones, manys))
     print(f"envelope size: {len(envelopes[0])} bytes (sealed to 2 analyst keys)")
     print(f"medians of {args.rounds} rounds of {args.answers} writes:")
-    print(f"  bare aiosqlite, 1 commit per insert: {bare:9.0f} writes/s")
+    print(f"  bare sqlite3, 1 commit per insert:   {bare:9.0f} writes/s")
     print(f"  store, one writer:                  {one:9.0f} writes/s  x{one / bare:.2f}")
     print(f"  store, {CONCURRENT} writers:                {many:9.0f} writes/s  x{many / bare:.2f}")
     print(
@@ -162,7 +176,7 @@ async def main() -> None:
     print()
     print(
         f"| storage: sealed-answer writes | {args.answers} envelopes of {len(envelopes[0])} B, "
-        f"median of {args.rounds} | bare aiosqlite {bare:.0f}/s "
+        f"median of {args.rounds} | bare sqlite3 {bare:.0f}/s "
         f"| one writer {one:.0f}/s (x{one / bare:.2f}); "
         f"{CONCURRENT} writers {many:.0f}/s (x{many / bare:.2f}) "
         f"| {per_report} B on disk per report ({ANSWERS_PER_REPORT} answers + manifest, "

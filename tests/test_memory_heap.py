@@ -25,7 +25,7 @@ from handlers.callbacks import Op
 from tests.bot_support import COVER_ON, BotHarness, enter, running_bot, tap, walk
 from tests.botclient import FakeTelegram, ReporterClient
 
-_BOT_PACKAGES = ("bot.", "handlers.", "storage.", "telegram", "aiosqlite", "asyncio", "httpx")
+_BOT_PACKAGES = ("bot.", "handlers.", "storage.", "telegram", "asyncio", "httpx")
 
 
 @dataclass

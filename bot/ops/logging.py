@@ -51,7 +51,6 @@ QUIET_LOGGERS: tuple[str, ...] = (
     "hpack",
     "apscheduler",
     "aiohttp",
-    "aiosqlite",
     "asyncio",
 )
 """Third-party loggers held at WARNING or above (``aiohttp.access`` would log client addresses)."""
