@@ -25,7 +25,14 @@ from typing import Any
 import pytest
 
 from handlers.callbacks import Op
-from tests.bot_support import current_qid, on_review, running_bot, screen_callbacks, shipped_flow
+from tests.bot_support import (
+    current_qid,
+    on_review,
+    running_bot,
+    screen_callbacks,
+    shipped_flow,
+    tap,
+)
 from tests.botclient import ReporterClient
 
 TEXTS = {"text": "Зарплату не платят три месяца.", "place": "Владивосток"}
@@ -146,10 +153,6 @@ async def measured(what: str, action: Any, gate: Gate, tally: Tally, store: Any)
     return StepCount(what, waited, behind, hops, statements)
 
 
-def callbacks_of(client: ReporterClient) -> list[tuple[int, Any]]:
-    return [(mid, cb) for mid, _, cb in screen_callbacks(client)]
-
-
 def _idle(store: Any) -> bool:
     last = store._last
     return last is None or last.done()
@@ -168,12 +171,11 @@ async def scripted_report(
     await step("language", client.click("Русский"))
     for _ in range(limit):
         if on_review(client):
-            mid, cb = next((m, c) for m, c in callbacks_of(client) if c.op is Op.SUBMIT)
-            await step("submit", client.press(mid, cb.encode()))
+            await step("submit", tap(client, Op.SUBMIT))
             return counts
         qid = current_qid(client)
         assert qid is not None, "the walk left the questions before the review"
-        callbacks = callbacks_of(client)
+        callbacks = [(mid, cb) for mid, _, cb in screen_callbacks(client)]
         choices = [(mid, cb) for mid, cb in callbacks if cb.op is Op.CHOOSE]
         ops = {cb.op: (mid, cb) for mid, cb in callbacks}
         kind = shipped_flow().question(qid).kind.value
