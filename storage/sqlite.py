@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -110,6 +111,37 @@ def _rid(report_id: ReportId) -> bytes:
 
 def _from_rid(raw: bytes) -> ReportId:
     return ReportId(raw.hex())
+
+
+CELL_ATTEMPTS = 4
+"""Fresh cells drawn for one row before giving up (a clash of two 64-bit draws is ~2^-40 even
+with a million rows; a clash four times in a row means the random source is broken)."""
+
+
+def new_cell() -> int:
+    """A random rowid for a ``report`` or ``answer`` row (migration 0007): rows lie in the order of
+    their cells, so these must say nothing about when a row was written."""
+    return int.from_bytes(secrets.token_bytes(8), "big", signed=True)
+
+
+def _insert_with_cell(
+    conn: sqlite3.Connection,
+    table: str,
+    sql: str,
+    params: Sequence[Any],
+    *,
+    draw: Callable[[], int],
+) -> int:
+    """Run ``sql`` (an INSERT whose first parameter is the new row's cell) with a fresh cell, and
+    again with another if the cell is taken. Returns the rows changed."""
+    clash = f"UNIQUE constraint failed: {table}.cell"
+    for _ in range(CELL_ATTEMPTS):
+        try:
+            return _changes(conn, sql, (draw(), *params))
+        except sqlite3.IntegrityError as exc:
+            if str(exc) != clash:
+                raise
+    raise sqlite3.IntegrityError(f"{CELL_ATTEMPTS} random cells of {table} taken in a row")
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -241,11 +273,13 @@ class SqliteReportStore:
         writer: _Connection,
         reader: _Connection,
         clock: Clock,
+        cells: Callable[[], int] = new_cell,
     ) -> None:
         self.db_path = db_path
         self._writer = writer
         self._reader = reader
         self._clock = clock
+        self._cells = cells
         self._queue: asyncio.Queue[_Pending[Any] | None] = asyncio.Queue()
         self._last: asyncio.Future[Any] | None = None
         self._read_lock = asyncio.Lock()
@@ -254,8 +288,11 @@ class SqliteReportStore:
         self._task = asyncio.create_task(self._write_loop(), name="report-store-writer")
 
     @classmethod
-    async def open(cls, data_dir: Path, *, clock: Clock = utc_today) -> SqliteReportStore:
-        """Secure the data directory, create or upgrade the database, and start the writer."""
+    async def open(
+        cls, data_dir: Path, *, clock: Clock = utc_today, cells: Callable[[], int] = new_cell
+    ) -> SqliteReportStore:
+        """Secure the data directory, create or upgrade the database, and start the writer.
+        ``cells`` draws the random rowids of reports and answers (tests pass a clashing one)."""
         db = await asyncio.to_thread(schema.prepare_database, data_dir)
         writer, reader = _Connection("store-writer"), _Connection("store-reader")
         try:
@@ -265,7 +302,7 @@ class SqliteReportStore:
             await writer.close()
             await reader.close()
             raise
-        return cls(db, writer, reader, clock)
+        return cls(db, writer, reader, clock, cells)
 
     # -- the writer ---------------------------------------------------------------------------
 
@@ -361,8 +398,12 @@ class SqliteReportStore:
         day = self._clock().isoformat()
 
         def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO report (id, created_day) VALUES (?, ?)", (_rid(report_id), day)
+            _insert_with_cell(
+                conn,
+                "report",
+                "INSERT INTO report (cell, id, created_day) VALUES (?, ?, ?)",
+                (_rid(report_id), day),
+                draw=self._cells,
             )
 
         await self._write(job)
@@ -373,15 +414,22 @@ class SqliteReportStore:
         check_slot(slot)
         limit = MAX_ANSWER_BYTES if table == "answer" else MAX_ATTACHMENT_BYTES
         data = check_blob(envelope, limit, f"a sealed {table}")
-        # table is one of two literals chosen in this module, never caller input
+        # table is one of two literals chosen in this module, never caller input; answers have
+        # a random cell (migration 0007), attachments are WITHOUT ROWID
+        columns, values = ("cell, ", "?, ") if table == "answer" else ("", "")
         sql = (
-            f"INSERT INTO {table} (report_id, slot, envelope) "  # noqa: S608
-            "SELECT id, ?, ? FROM report WHERE id = ? AND state = 'open' "
+            f"INSERT INTO {table} ({columns}report_id, slot, envelope) "  # noqa: S608
+            f"SELECT {values}id, ?, ? FROM report WHERE id = ? AND state = 'open' "
             "ON CONFLICT (report_id, slot) DO UPDATE SET envelope = excluded.envelope"
         )
 
         def job(conn: sqlite3.Connection) -> None:
-            if _changes(conn, sql, (slot, data, raw)) == 0:
+            params = (slot, data, raw)
+            if table == "answer":
+                changed = _insert_with_cell(conn, table, sql, params, draw=self._cells)
+            else:
+                changed = _changes(conn, sql, params)
+            if changed == 0:
                 raise _why_not_open(conn, raw)
 
         await self._write(job)
@@ -447,9 +495,12 @@ class SqliteReportStore:
                 count = _one(conn, "SELECT count(*) FROM answer WHERE report_id = ?", (raw,))
                 real = int(count[0]) if count is not None else 0
                 for slot in free_slots(used, padded_answer_rows(real) - real):
-                    conn.execute(
-                        "INSERT INTO answer (report_id, slot, envelope) VALUES (?, ?, ?)",
+                    _insert_with_cell(
+                        conn,
+                        "answer",
+                        "INSERT INTO answer (cell, report_id, slot, envelope) VALUES (?, ?, ?, ?)",
                         (raw, slot, check_blob(dummy(), MAX_ANSWER_BYTES, "a sealed dummy")),
+                        draw=self._cells,
                     )
 
         await self._write(job)

@@ -96,6 +96,22 @@ def _seed_v6(conn: sqlite3.Connection) -> None:
     )
 
 
+REPORT_V7 = bytes([7]) * 16
+
+
+def _seed_v7(conn: sqlite3.Connection) -> None:
+    # reports and answers have a cell of their own again (a random rowid, migration 0007)
+    conn.execute(
+        "INSERT INTO report (cell, id, created_day) VALUES (-4242424242424242, ?, '2025-01-09')",
+        (REPORT_V7,),
+    )
+    conn.execute(
+        "INSERT INTO answer (cell, report_id, slot, envelope) "
+        "VALUES (7373737373737373, ?, 4, x'ee')",
+        (REPORT_V7,),
+    )
+
+
 SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _seed_v1,
     2: _seed_v2,
@@ -103,6 +119,7 @@ SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _seed_v4,
     5: _seed_v5,
     6: _seed_v6,
+    7: _seed_v7,
 }
 
 
@@ -177,6 +194,9 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(
             assert await store.replies(ReportId(REPORT_DONE.hex())) == [b"\xbb"]
         if start >= 4:
             assert await store.messages_to_erase() == {ERASE_KEY: [(77, True)]}
+        if start >= 5:
+            rebuilt = await store.load_report(ReportId(REPORT_V5.hex()))
+            assert (rebuilt.manifest, dict(rebuilt.answers)) == (b"\xcc", {3: b"\xdd"})
         # the upgraded database takes every kind of write
         report = await store.open_report()
         await store.put_answer(report, 1, b"new")
@@ -193,8 +213,15 @@ async def test_upgrade_from_every_earlier_version_keeps_the_data(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 1
-        # no table of reports, envelopes, receipts or replies keeps rows in insertion order
-        for table in ("report", "answer", "attachment", "receipt", "reply"):
+        # no table of reports, envelopes, receipts or replies keeps rows in insertion order:
+        # reports and answers lie in the order of random cells (those carried over included:
+        # SQLite's own numbering would have given 1, 2, 3...), the rest have no rowid at all
+        for table in ("report", "answer"):
+            cells = [c for (c,) in conn.execute(f"SELECT cell FROM {table}")]  # noqa: S608
+            assert cells, table
+            assert all(abs(c) > 2**32 for c in cells), (table, cells)
+            assert [c for (c,) in conn.execute(f"SELECT rowid FROM {table}")] == cells  # noqa: S608
+        for table in ("attachment", "receipt", "reply"):
             with pytest.raises(sqlite3.OperationalError, match="no such column: rowid"):
                 conn.execute(f"SELECT rowid FROM {table}")  # noqa: S608 (literal names)
     finally:
@@ -237,7 +264,8 @@ def test_a_failing_migration_leaves_the_previous_version_whole(tmp_path: Path) -
         assert schema.schema_version(conn) == schema.latest_version()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema")}
         assert "half_done" not in tables
-        assert conn.execute("SELECT count(*) FROM report").fetchone()[0] == 4
+        # the reports every seed wrote (v1's three, v5's and v7's) are all still there
+        assert conn.execute("SELECT count(*) FROM report").fetchone()[0] == 5
     finally:
         conn.close()
 

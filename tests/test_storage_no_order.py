@@ -16,6 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.sealing.envelope import ReportContext, ReportStatus, seal_answer, seal_dummy, seal_manifest
 from bot.sealing.keys import Recipients
 from storage.base import (
@@ -88,12 +90,15 @@ async def test_a_disk_holder_cannot_recover_order_branch_or_followup_from_the_ro
 
     conn = sqlite3.connect(tmp_path / DB_FILENAME)
     try:
-        # order: the rows as they lie, reports and answers, against the order they were written
-        report_rows = [bytes(r[0]) for r in conn.execute("SELECT id FROM report")]
+        # order: the rows as they lie (a rowid table lies in rowid order: here the random cell
+        # of migration 0007), reports and answers, against the order they were written
+        report_rows = [bytes(r[0]) for r in conn.execute("SELECT id FROM report ORDER BY rowid")]
         assert 0.3 < _in_order([opened.index(r) for r in report_rows]) < 0.7
         per_report: dict[bytes, list[int]] = defaultdict(list)
         shape: dict[bytes, list[int]] = defaultdict(list)
-        for report_id, envelope in conn.execute("SELECT report_id, envelope FROM answer"):
+        for report_id, envelope in conn.execute(
+            "SELECT report_id, envelope FROM answer ORDER BY rowid"
+        ):
             shape[bytes(report_id)].append(len(envelope))
             if bytes(envelope) in written:
                 per_report[bytes(report_id)].append(written[bytes(envelope)])
@@ -121,8 +126,15 @@ async def test_a_disk_holder_cannot_recover_order_branch_or_followup_from_the_ro
         }
         assert features["short"] == features["long"] == features["followup"]
         assert len(features["followup"]) == 1
-        # and no table hands out rowids in the order rows were written
-        for table in ("report", "answer", "attachment", "receipt", "reply"):
+        # and no table hands out rowids in the order rows were written: answers across the
+        # whole table lie in no order either, and the tables without a random cell have no rowid
+        every_answer = [
+            written[bytes(e)]
+            for (e,) in conn.execute("SELECT envelope FROM answer ORDER BY rowid")
+            if bytes(e) in written
+        ]
+        assert 0.4 < _in_order(every_answer) < 0.6
+        for table in ("attachment", "receipt", "reply"):
             sql = conn.execute(
                 "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)
             ).fetchone()[0]
@@ -198,3 +210,36 @@ async def test_what_the_bot_itself_writes_has_one_shape_for_reports_exits_and_fo
     assert tag_length is not None  # every report has its receipt row
     assert len(rows) == padded_answer_rows(1)
     assert states == ["complete", "complete", "complete", "interrupted"]
+
+
+async def test_a_clash_of_two_random_cells_draws_again_and_loses_no_answer(
+    tmp_path: Path,
+) -> None:
+    """Reports and answers lie in the order of random cells (migration 0007). Two equal draws
+    must not cost a report or an answer, nor overwrite another report's row: the store draws a
+    fresh cell. A source that only ever clashes is an error, never a silent loss."""
+    draws = iter([1, 1, 1, 2, 1, 3, 1, 1, 4])
+    async with await SqliteReportStore.open(tmp_path, cells=lambda: next(draws)) as store:
+        first = await store.open_report()  # report cell 1
+        await store.put_answer(first, 10, b"first-10")  # answer cell 1
+        second = await store.open_report()  # report cell 1 is taken: 2
+        await store.put_answer(second, 10, b"second-10")  # answer cell 1 is taken: 3
+        await store.put_answer(first, 10, b"first-10-again")  # same slot: updated in place
+        await store.put_answer(first, 11, b"first-11")  # 1 and 1 taken: 4
+        assert dict((await store.load_report(first)).answers) == {
+            10: b"first-10-again",
+            11: b"first-11",
+        }
+        assert dict((await store.load_report(second)).answers) == {10: b"second-10"}
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    try:
+        cells = {bytes(r).hex(): c for c, r in conn.execute("SELECT cell, id FROM report")}
+        assert cells == {first: 1, second: 2}
+        assert sorted(c for (c,) in conn.execute("SELECT cell FROM answer")) == [1, 3, 4]
+    finally:
+        conn.close()
+
+    async with await SqliteReportStore.open(tmp_path, cells=lambda: 1) as store:
+        with pytest.raises(sqlite3.IntegrityError, match="random cells of answer taken"):
+            await store.put_answer(second, 12, b"never-stored")
+        assert dict((await store.load_report(second)).answers) == {10: b"second-10"}
