@@ -29,8 +29,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Generic, TypedDict, TypeVar
+from typing import Any, Final, Generic, TypedDict, TypeVar
 
+from telegram._utils.defaultvalue import DEFAULT_NONE  # _post's own signature, overridden below
+from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
@@ -39,10 +41,59 @@ Bot = ExtBot[None]
 RL = TypeVar("RL")
 
 
+def without_echoed_keyboard(update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` as the bot reads it: a pressed button's update without the inline keyboard
+    Telegram echoes back in ``callback_query.message``.
+
+    The bot never reads that keyboard (the press carries its own callback data, and the screen
+    is the engine's), yet ``Update.de_json`` would rebuild its 10-25 buttons as objects on every
+    press: two thirds of parsing such an update (docs/benchmarks.md). Everything else stays.
+    ``update`` is not changed; a new dict is returned only when there is a keyboard to drop."""
+    query = update.get("callback_query")
+    if not isinstance(query, dict):
+        return update
+    message = query.get("message")
+    if not isinstance(message, dict) or "reply_markup" not in message:
+        return update
+    lean = {key: value for key, value in message.items() if key != "reply_markup"}
+    return {**update, "callback_query": {**query, "message": lean}}
+
+
 class RawResultBot(ExtBot[RL], Generic[RL]):
-    """``ExtBot`` that can make a call and hand back Telegram's answer as JSON, unparsed."""
+    """``ExtBot`` that can make a call and hand back Telegram's answer as JSON, unparsed, and
+    that reads updates without the keyboards Telegram echoes back
+    (:func:`without_echoed_keyboard`)."""
 
     __slots__ = ()
+
+    async def _post(
+        self,
+        endpoint: str,
+        data: JSONDict | None = None,
+        *,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+        api_kwargs: JSONDict | None = None,
+    ) -> Any:
+        """Every call, as ``Bot._post``; ``getUpdates``' answer is made lean before PTB parses it
+        (``Bot.get_updates`` hands it straight to ``Update.de_list``)."""
+        result = await super()._post(
+            endpoint,
+            data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+            api_kwargs=api_kwargs,
+        )
+        if endpoint == "getUpdates" and isinstance(result, list):
+            return [
+                without_echoed_keyboard(update) if isinstance(update, dict) else update
+                for update in result
+            ]
+        return result
 
     async def post_json(self, endpoint: str, data: dict[str, object]) -> object:
         """Bot API method ``endpoint`` with ``data``, the way every Bot method posts (``_post``:

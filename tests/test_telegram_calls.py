@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Defaults, ExtBot
 
@@ -158,3 +158,82 @@ async def test_a_plain_extbot_is_refused_rather_than_posting_another_way() -> No
         with pytest.raises(TypeError, match="RawResultBot"):
             await send_text(bot, CHAT, "one", None)
     assert tg.calls_of("sendMessage") == []
+
+
+class PollingTelegram(FakeTelegram):
+    """A fake whose getUpdates answers with the updates given."""
+
+    def __init__(self, token: str, updates: list[JSON]) -> None:
+        super().__init__(token)
+        self.pending = updates
+
+    def _m_getUpdates(self, params: JSON) -> list[JSON]:  # noqa: N802 - Bot API method name
+        return self.pending
+
+
+def _pressed_and_typed() -> list[JSON]:
+    echoed = {
+        "inline_keyboard": [
+            [{"text": f"Вариант {n}", "callback_data": f"cAbc:q:{n}"}] for n in range(20)
+        ]
+    }
+    reporter = {"id": CHAT, "is_bot": False, "first_name": "R", "language_code": "ru"}
+    chat = {"id": CHAT, "type": "private", "first_name": "R"}
+    return [
+        {
+            "update_id": 1,
+            "callback_query": {
+                "id": "q1",
+                "chat_instance": "ci",
+                "data": "cAbc:q:7",
+                "from": reporter,
+                "message": {
+                    "message_id": 9,
+                    "date": 1_700_000_000,
+                    "chat": chat,
+                    "text": "Вопрос",
+                    "reply_markup": echoed,
+                },
+            },
+        },
+        {
+            "update_id": 2,
+            "message": {
+                "message_id": 10,
+                "date": 1_700_000_001,
+                "chat": chat,
+                "from": reporter,
+                "text": "ответ",
+            },
+        },
+    ]
+
+
+async def test_a_pressed_buttons_echoed_keyboard_is_not_rebuilt_when_updates_are_read() -> None:
+    """Telegram sends a press back with the whole message it was on, keyboard included; the bot
+    reads the press (its data, the message id and chat) and never that keyboard, so its 20
+    buttons are not parsed into objects on every press (CPU per step, issue 13.5). Plain PTB,
+    on the same answer, does build them: the comparison is what makes this test able to fail."""
+    async with raw_bot(PollingTelegram(TEST_TOKEN, _pressed_and_typed())) as bot:
+        pressed, typed = await bot.get_updates()
+    query = pressed.callback_query
+    assert query is not None
+    assert isinstance(query.message, Message)
+    assert (query.data, query.message.message_id, query.message.chat.id) == ("cAbc:q:7", 9, CHAT)
+    assert query.message.text == "Вопрос"
+    assert query.message.reply_markup is None
+    assert typed.message is not None
+    assert typed.message.text == "ответ"
+
+    plain = ExtBot(
+        TEST_TOKEN,
+        request=RecordingRequest(PollingTelegram(TEST_TOKEN, _pressed_and_typed())),
+        get_updates_request=RecordingRequest(PollingTelegram(TEST_TOKEN, _pressed_and_typed())),
+    )
+    async with plain:
+        [ptb_pressed, _] = await plain.get_updates()
+    assert ptb_pressed.callback_query is not None
+    ptb_message = ptb_pressed.callback_query.message
+    assert isinstance(ptb_message, Message)
+    assert ptb_message.reply_markup is not None
+    assert len(ptb_message.reply_markup.inline_keyboard) == 20
