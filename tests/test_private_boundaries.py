@@ -21,7 +21,8 @@ SAME_CLASS: dict[str, str] = {
 
 
 def foreign_private_uses(source: str) -> list[str]:
-    """``x._name`` where ``x`` is not ``self`` or ``cls`` (dunder names are public)."""
+    """``x._name`` where ``x`` is not ``self``, ``cls`` or ``super()`` (an override calling the
+    method it overrides, on the same object; dunder names are public)."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Attribute):
@@ -30,6 +31,13 @@ def foreign_private_uses(source: str) -> list[str]:
         if not name.startswith("_") or (name.startswith("__") and name.endswith("__")):
             continue
         if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            continue
+        if (
+            isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "super"
+            and not node.value.args
+        ):
             continue
         found.append(f"{node.lineno}: {ast.unparse(node)}")
     return found
@@ -54,8 +62,12 @@ def test_the_check_catches_a_handler_driving_another_through_its_underscores() -
         "        ids = self.chats._wipe(turn)\n"
         "        await self._say(turn, 'x')\n"
         "        ReporterChats._file_of(msg)\n"
+        "    async def _post(self, data):\n"
+        "        await super()._post(data)\n"
+        "        await super(Other, chats)._post(data)\n"
     )
     assert foreign_private_uses(source) == [
         "3: self.chats._wipe",
         "5: ReporterChats._file_of",
+        "8: super(Other, chats)._post",
     ]
