@@ -114,8 +114,8 @@ def _from_rid(raw: bytes) -> ReportId:
 
 
 CELL_ATTEMPTS = 4
-"""Fresh cells drawn for one row before giving up (a clash of two 64-bit draws is ~2^-40 even
-with a million rows; a clash four times in a row means the random source is broken)."""
+"""Fresh cells drawn for one row before giving up (a new cell meets a taken one with odds of about
+2^-44 in a table of a million rows; four clashes in a row mean the random source is broken)."""
 
 
 def new_cell() -> int:
