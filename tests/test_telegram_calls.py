@@ -225,10 +225,11 @@ async def test_a_pressed_buttons_echoed_keyboard_is_not_rebuilt_when_updates_are
     assert typed.message is not None
     assert typed.message.text == "ответ"
 
+    same_answer = PollingTelegram(TEST_TOKEN, _pressed_and_typed())
     plain = ExtBot(
         TEST_TOKEN,
-        request=RecordingRequest(PollingTelegram(TEST_TOKEN, _pressed_and_typed())),
-        get_updates_request=RecordingRequest(PollingTelegram(TEST_TOKEN, _pressed_and_typed())),
+        request=RecordingRequest(same_answer),
+        get_updates_request=RecordingRequest(same_answer),
     )
     async with plain:
         [ptb_pressed, _] = await plain.get_updates()
