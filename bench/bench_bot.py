@@ -83,6 +83,7 @@ from bot.receipts.pepper import ReceiptPepper
 from bot.receipts.service import ReceiptService
 from bot.sealing.keys import Recipients
 from handlers.callbacks import NONCE_LEN, Op
+from handlers.forms import form_body
 from handlers.telegram_calls import without_echoed_keyboard
 from reportbot_analyst.keys import AnalystSecretKey
 from storage.sqlite import SqliteReportStore
@@ -197,16 +198,24 @@ class ReplayTelegram(FakeTelegram):
 class MeteredRequest(RecordingRequest):
     """The in-memory transport with the work split as it is in production.
 
-    The caller's side does what ``HTTPXRequest`` does before a request leaves (the parameters
-    encoded as form fields: every keyboard ``json.dumps``-ed) and, after it, what PTB does with
-    the answer (``json.loads`` and building the result). The fake's side (reading the call,
+    The caller's side does what its request class does before a request leaves, ``encode``:
+    for bare PTB, ``HTTPXRequest``'s form fields (``urlencode`` of every parameter as text, every
+    keyboard ``json.dumps``-ed and quoted); for the bot, ``handlers.forms.FormRequest``'s
+    (``form_body``: the same bytes, each keyboard's share quoted when the keyboard was made).
+    After it, what PTB does with the answer (``json.loads`` and building the result). The fake's
+    side (reading the call,
     keeping the chat, writing the answer) is timed with ``time.thread_time`` and added to
     ``ReplayTelegram.cpu_seconds``: the fake answers synchronously (no ``await`` in between), so
     the delta is exactly its own CPU and holds no other thread's (SQLite's, argon2id's)."""
 
-    def __init__(self, telegram: ReplayTelegram) -> None:
-        super().__init__(telegram)
+    def __init__(
+        self,
+        telegram: ReplayTelegram,
+        encode: Callable[[RequestData], object] = RequestData.url_encoded_parameters,
+    ) -> None:
+        super().__init__(telegram, check_encoding=False)
         self.replay = telegram
+        self.encode = encode
 
     async def do_request(
         self,
@@ -219,7 +228,7 @@ class MeteredRequest(RecordingRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if request_data is not None:  # the caller's encoding, as over HTTP
-            request_data.url_encoded_parameters()
+            self.encode(request_data)
         started = time.thread_time()
         try:
             return await super().do_request(url, method, request_data)
@@ -286,7 +295,7 @@ async def bot_app(
         flow=shipped_flow(),
         ui=shipped_ui(),
         request=(
-            MeteredRequest(telegram)
+            MeteredRequest(telegram, encode=form_body)
             if isinstance(telegram, ReplayTelegram)
             else RecordingRequest(telegram)
         ),

@@ -38,7 +38,7 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, Defaults, TypeHandler
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.delivery.channel_checks import ChannelVerifier
 from bot.delivery.outbox import TICK_SECONDS, DigestService, build_service
@@ -53,6 +53,7 @@ from bot.sealing.keys import BotSigningKey, Recipients
 from handlers.cover import Cover, CoverBook, EntryAttempts
 from handlers.errors import ErrorReporter
 from handlers.followup import ChannelReplies, Followups
+from handlers.forms import FormRequest
 from handlers.groups import GroupChats
 from handlers.limits import FloodLimits, FloodPolicy
 from handlers.private import COMMANDS, ReporterChats
@@ -374,14 +375,14 @@ def build_bot(settings: Settings, deps: Deps) -> RawResultBot[Priority]:
         request = deps.request
         get_updates_request = deps.get_updates_request or deps.request
     else:
-        request = HTTPXRequest(
+        request = FormRequest(
             connection_pool_size=settings.concurrent_updates + 8,
             read_timeout=15.0,
             write_timeout=60.0,  # uploads of digests (issue 6)
             connect_timeout=10.0,
             pool_timeout=10.0,
         )
-        get_updates_request = HTTPXRequest(connection_pool_size=1, read_timeout=40.0)
+        get_updates_request = FormRequest(connection_pool_size=1, read_timeout=40.0)
     return RawResultBot(
         settings.require_token(),
         base_url=settings.bot_api_base_url,

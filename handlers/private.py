@@ -69,6 +69,7 @@ from handlers.pseudonyms import Pseudonym, PseudonymKeys, PseudonymMap
 from handlers.render import Renderer, Screen
 from handlers.reports import ReportDraft, ReportWriter
 from handlers.state import Conversation, KeyedLocks, Leftover, Orphan
+from handlers.telegram_calls import answer_query
 from handlers.turn import Bot, IncomingFile, Turn, incoming_file
 from storage.base import ReportId, ReportState
 from storage.errors import StorageError
@@ -308,7 +309,7 @@ class ReporterChats:
         if self.cover is not None and (conv is None or self._covered(conv, update)):
             text = self.cover.book.text(lang, "pb.slow_down")  # the phrasebook's words
         try:
-            await bot.answer_callback_query(query.id, text=text)
+            await answer_query(bot, query.id, text)
         except TelegramError as exc:  # an old query can no longer be answered: harmless
             log.debug(
                 "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}

@@ -3,14 +3,15 @@
 Every word comes from the flow's texts or the bot's ui texts (``locales/<lang>/ui.yaml``); this
 module only arranges them. Texts are sent without parse_mode, so nothing needs escaping.
 
-Keyboards are the JSON the Bot API takes (``handlers.telegram_calls.Keyboard``, with its
-text), never PTB objects, and are built and serialized once: a screen's buttons (labels, layout,
-the payloads without the conversation's nonce) are kept per question and language in
-:class:`Lru` caches, and the finished keyboard per screen and nonce, so that a screen shown
-again (back, review, a repeated prompt) costs a lookup. What a cache holds comes from the flow
-and the ui texts only: never an answer's text (answers are only in message texts, which are not
-cached), never an id, and never which choices a reporter marked (a keyboard with a ✓ is built
-for that screen alone).
+Keyboards are the JSON the Bot API takes (``handlers.telegram_calls.Keyboard``, its text and
+that text's form encoding), never PTB objects, and are built, serialized and quoted once per
+screen and language: a screen's buttons (labels, layout, the payloads without the
+conversation's nonce) are kept in :class:`Lru` caches as a ``KeyboardTemplate``, and a
+conversation's keyboard is that template with its nonce spliced in (two joins), so nothing is
+kept per conversation. What a cache holds comes from the flow and the ui texts only: never an
+answer's text (answers are only in message texts, which are not cached), never an id or a
+nonce, and never which choices a reporter marked (a keyboard with a ✓ is built for that screen
+alone).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bot.questionnaire.flow import (
 from bot.questionnaire.kind import ChoiceView
 from bot.texts.resolver import TextResolver, progress_text
 from handlers.callbacks import NONCE_LEN, CallbackError, Op, encode
-from handlers.telegram_calls import InlineButton, InlineKeyboard, Keyboard
+from handlers.telegram_calls import InlineButton, InlineKeyboard, Keyboard, KeyboardTemplate
 
 UiTexts = Mapping[str, Mapping[str, str]]
 """lang -> ui text id -> text."""
@@ -43,7 +44,7 @@ REVIEW_ANSWER_MAX = 200
 
 CACHE_ENTRIES: Final = 4096
 """Entries per cache: every question in every language many times over; a finished keyboard
-per screen and conversation for the conversations of the last minutes."""
+(the caches hold no conversation's)."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -126,8 +127,14 @@ def _buttons(layout: Layout, nonce: str) -> InlineKeyboard:
     }
 
 
-def _spliced(layout: Layout, nonce: str) -> Keyboard:
-    return Keyboard.of(_buttons(layout, nonce))
+def _template(layout: Layout) -> KeyboardTemplate:
+    return KeyboardTemplate.of([[(label, p.head, p.tail) for label, p in row] for row in layout])
+
+
+def _spliced(template: KeyboardTemplate, nonce: str) -> Keyboard:
+    if len(nonce) != NONCE_LEN:
+        raise CallbackError("bad nonce")
+    return template.keyboard(nonce)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +177,10 @@ class Renderer:
         self.cover = cover
         """Cover mode (docs/cover.md): the consent screen says what the cover does and not."""
         self.layouts: Lru[Key, Layout] = Lru()
-        """Keyboards without a nonce, per screen (question, language, what buttons it offers)."""
-        self.keyboards: Lru[tuple[Key, str], Keyboard] = Lru()
-        """Finished keyboards per screen and nonce (one conversation's screens shown again)."""
+        """Rows of buttons without a nonce (the exit row, per language and back target)."""
+        self.templates: Lru[Key, KeyboardTemplate] = Lru()
+        """Keyboards without a nonce, serialized and quoted, per screen (question, language,
+        what buttons it offers)."""
         self.choice_labels: Lru[Key, tuple[tuple[str, str, Payload], ...]] = Lru()
         """A question's choice buttons per language, unmarked."""
 
@@ -208,10 +216,9 @@ class Renderer:
         return _label(self.ui_text(lang, text_id)), payload
 
     def _keyboard(self, key: Key, nonce: str, make: Callable[[], Layout]) -> Keyboard:
-        """The keyboard of screen ``key`` for ``nonce``, built at most once while kept."""
-        return self.keyboards.get(
-            (key, nonce), lambda: _spliced(self.layouts.get(key, make), nonce)
-        )
+        """The keyboard of screen ``key`` for ``nonce``: its template (made at most once while
+        kept) with the nonce spliced in."""
+        return _spliced(self.templates.get(key, lambda: _template(make())), nonce)
 
     # --- screens ---
     def language_screen(
@@ -270,7 +277,7 @@ class Renderer:
 
     def _prompt_keyboard(self, lang: str, nonce: str, prompt: Prompt) -> Keyboard:
         if prompt.selected:  # what a reporter marked enters no cache: this screen's alone
-            return _spliced(self._prompt_layout(lang, prompt), nonce)
+            return _spliced(_template(self._prompt_layout(lang, prompt)), nonce)
         key: Key = (
             "prompt",
             lang,

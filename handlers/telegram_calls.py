@@ -30,11 +30,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypedDict, TypeVar
+from urllib.parse import quote_plus
 
 from telegram._utils.defaultvalue import DEFAULT_NONE  # _post's own signature, overridden below
 from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import TelegramError
 from telegram.ext import ExtBot
+
+from handlers.forms import FORM_SAFE, JsonText
 
 Bot = ExtBot[None]
 
@@ -123,15 +126,68 @@ class InlineKeyboard(TypedDict):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Keyboard:
-    """An inline keyboard and its JSON text, serialized once (PTB would dump it on every call;
-    a string goes out as it is, the same text over HTTP as ``json.dumps`` of the dict)."""
+    """An inline keyboard as the Bot API takes it: its JSON text, with the text's form
+    encoding made with it (``handlers.forms.JsonText``). PTB would build button objects and
+    dump and quote them on every call; this text goes out as it is, the same bytes over HTTP."""
 
-    buttons: InlineKeyboard
-    json: str
+    json: JsonText
 
     @classmethod
     def of(cls, buttons: InlineKeyboard) -> Keyboard:
-        return cls(buttons, json.dumps(buttons))
+        return cls(JsonText.of(json.dumps(buttons)))
+
+    @property
+    def buttons(self) -> InlineKeyboard:
+        """The buttons, read back from the JSON (for tests and the terminal; never sent)."""
+        parsed: InlineKeyboard = json.loads(self.json)
+        return parsed
+
+
+ButtonParts = tuple[str, str, str]
+"""A button without the conversation's nonce: label, then its ``callback_data`` before and
+after the nonce."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KeyboardTemplate:
+    """A keyboard whose buttons' ``callback_data`` each wait for the conversation's nonce: its
+    JSON text cut where the nonces go, and the same cuts quoted as a form field. Made once per
+    screen and language (``handlers.render``); :meth:`keyboard` splices a nonce into both.
+
+    Splicing is sound because JSON escaping and form quoting each work character by character
+    and leave a nonce's characters (``handlers.forms.FORM_SAFE``) as they are: the result is
+    ``json.dumps`` of the buttons with that nonce, and ``quote_plus`` of that text
+    (tests/test_forms.py checks every screen of the shipped flow)."""
+
+    json_parts: tuple[str, ...]
+    form_parts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rows: Sequence[Sequence[ButtonParts]]) -> KeyboardTemplate:
+        parts: list[str] = []
+        run = ['{"inline_keyboard": [']
+        for r, row in enumerate(rows):
+            run.append(", [" if r else "[")
+            for b, (label, head, tail) in enumerate(row):
+                if b:
+                    run.append(", ")
+                run += [
+                    '{"text": ',
+                    json.dumps(label),
+                    ', "callback_data": ',
+                    json.dumps(head)[:-1],
+                ]
+                parts.append("".join(run))
+                run = [json.dumps(tail)[1:], "}"]
+            run.append("]")
+        run.append("]}")
+        parts.append("".join(run))
+        return cls(tuple(parts), tuple(quote_plus(part) for part in parts))
+
+    def keyboard(self, nonce: str) -> Keyboard:
+        if not nonce or not FORM_SAFE.issuperset(nonce):
+            raise ValueError("a nonce is made of characters that need no escaping")
+        return Keyboard(JsonText(nonce.join(self.json_parts), nonce.join(self.form_parts)))
 
 
 NO_LINK_PREVIEW: Final = {"is_disabled": True}
@@ -166,3 +222,11 @@ async def edit_text(
     """editMessageText of one of the bot's messages in ``chat_id`` (no parse_mode)."""
     data = {"chat_id": chat_id, "message_id": message_id, **_params(text, markup)}
     await _post(bot, "editMessageText", data)
+
+
+async def answer_query(bot: Bot, query_id: str, text: str | None) -> None:
+    """answerCallbackQuery: the pressed button stops spinning, with ``text`` as its toast."""
+    data: dict[str, object] = {"callback_query_id": query_id}
+    if text is not None:
+        data["text"] = text
+    await _post(bot, "answerCallbackQuery", data)

@@ -21,7 +21,7 @@ from bot.questionnaire.flow import MediaKind
 from handlers.render import Screen
 from handlers.state import Conversation
 from handlers.telegram_calls import Bot as Bot  # re-exported: handlers.private types with it
-from handlers.telegram_calls import edit_text, send_text
+from handlers.telegram_calls import answer_query, edit_text, send_text
 
 log = logging.getLogger("handlers.turn")
 
@@ -148,7 +148,7 @@ class Turn:
             return
         self.answered = True
         try:
-            await self.bot.answer_callback_query(self.query.id, text=self.toast)
+            await answer_query(self.bot, self.query.id, self.toast)
         except TelegramError as exc:  # an old query can no longer be answered: harmless
             log.debug(
                 "callback_answer_failed", extra={"fields": {"exc_type": exception_types(exc)}}

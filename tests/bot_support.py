@@ -246,6 +246,7 @@ async def running_bot(
     finally:
         await store.close()
     assert telegram.unexpected == [], f"the bot called unknown methods: {telegram.unexpected}"
+    assert telegram.misencoded == [], f"form bodies unlike httpx's: {telegram.misencoded}"
 
 
 # --- reading what is on screen -------------------------------------------------------------------

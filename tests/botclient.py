@@ -21,11 +21,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from telegram import Update
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
+
+from handlers.forms import form_body
 
 JSON = dict[str, Any]
 
@@ -130,6 +132,9 @@ class FakeTelegram:
         self.token = token
         self.calls: list[Call] = []
         self.unexpected: list[str] = []
+        self.misencoded: list[str] = []
+        """Methods whose form body (``handlers.forms.form_body``, what the bot's ``FormRequest``
+        sends) differed from httpx's encoding of the same call (``RecordingRequest`` checks)."""
         self.chats: dict[int, FakeChat] = {}
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self.downloads: list[str] = []
@@ -410,15 +415,29 @@ def split_bot_url(url: str) -> tuple[str, str]:
 
 
 class RecordingRequest(BaseRequest):
-    """A ``BaseRequest`` that hands every call to a FakeTelegram; no network at all."""
+    """A ``BaseRequest`` that hands every call to a FakeTelegram; no network at all.
 
-    def __init__(self, telegram: FakeTelegram, delay: float = 0.0) -> None:
+    Every call without files is also encoded as the bot sends it over HTTP
+    (``handlers.forms.form_body``) and compared with httpx's encoding of PTB's form data: a
+    difference is kept in ``FakeTelegram.misencoded`` (``running_bot`` fails on it).
+    ``check_encoding=False``: no such check (the benchmarks time their own encoding)."""
+
+    def __init__(
+        self, telegram: FakeTelegram, delay: float = 0.0, *, check_encoding: bool = True
+    ) -> None:
         self.telegram = telegram
         self.delay = delay
+        self.check_encoding = check_encoding
 
     @property
     def read_timeout(self) -> float | None:
         return 5.0
+
+    @staticmethod
+    def _misencoded(request_data: RequestData) -> bool:
+        if request_data.contains_files:
+            return False
+        return form_body(request_data) != urlencode(request_data.json_parameters).encode()
 
     async def initialize(self) -> None:
         return None
@@ -442,6 +461,8 @@ class RecordingRequest(BaseRequest):
         if kind == "file":
             return self.telegram.download(rest)
         params = dict(request_data.parameters) if request_data is not None else {}
+        if self.check_encoding and request_data is not None and self._misencoded(request_data):
+            self.telegram.misencoded.append(rest)
         markup = params.get("reply_markup")
         if isinstance(markup, str):  # sent as JSON text (handlers.telegram_calls): as over HTTP
             params["reply_markup"] = json.loads(markup)

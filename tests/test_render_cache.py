@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -53,15 +54,18 @@ def test_a_screen_shown_again_comes_from_the_cache_and_another_nonce_only_change
     prompt = ongoing_prompt()
     first = render.prompt_screen("ru", "AbC", prompt)
     again = render.prompt_screen("ru", "AbC", replace(prompt, step=5))  # the text may differ
-    assert again.markup is first.markup
-    assert (render.keyboards.hits, render.keyboards.misses) == (1, 1)
+    assert first.markup is not None
+    assert again.markup is not None
+    assert (again.markup.json, again.markup.json.form) == (first.markup.json, first.markup.json.form)
+    assert (render.templates.hits, render.templates.misses) == (1, 1)
     other = render.prompt_screen("ru", "x_9", prompt)
-    assert render.layouts.hits == 1  # labels and layout reused, only the nonce spliced in
+    assert render.templates.hits == 2  # labels and layout reused, only the nonce spliced in
     fresh = Renderer(shipped_flow(), shipped_ui()).prompt_screen("ru", "x_9", prompt).markup
     assert other.markup is not None
     assert fresh is not None
-    assert (other.markup.buttons, other.markup.json) == (fresh.buttons, fresh.json)
-    assert json.loads(other.markup.json) == other.markup.buttons
+    assert (other.markup.json, other.markup.json.form) == (fresh.json, fresh.json.form)
+    assert other.markup.json == json.dumps(other.markup.buttons)
+    assert other.markup.json.form == quote_plus(other.markup.json)
     for data in payloads(other.markup):
         callback = decode(data)
         assert callback.nonce == "x_9"
@@ -76,7 +80,7 @@ def test_a_marked_choice_is_shown_but_never_cached() -> None:
     assert screen.markup is not None
     labels = [b["text"] for row in screen.markup.buttons["inline_keyboard"] for b in row]
     assert sum(label.startswith(SELECTED_MARK) for label in labels) == 1
-    assert len(render.keyboards) == 0
+    assert len(render.templates) == 0
     assert len(render.layouts) == 0
 
 
@@ -112,10 +116,15 @@ async def test_no_answer_text_marked_choice_or_id_enters_a_cache_after_a_whole_r
         assert any(SELECTED_MARK in s for s in shown)  # a marked screen was shown
         assert any(OTHER_WORDS in s for s in shown)  # and the reporter's words, on the review
         assert any(MORE_TEXT in s for s in shown)
+        payloads_shown = [data for _, _, data in client.buttons()]
+        assert payloads_shown
         await tap(client, Op.SUBMIT)
         render = bot.runtime.renderer
-        assert len(render.keyboards) > 0
-        caches = (render.layouts, render.keyboards, render.choice_labels)
+        assert len(render.templates) > 0
+        caches = (render.layouts, render.templates, render.choice_labels)
         kept = repr([cache.items() for cache in caches])
         for secret in (OTHER_WORDS, MORE_TEXT, SELECTED_MARK, str(client.person.user_id)):
             assert secret not in kept
+            assert quote_plus(secret) not in kept  # nor in a template's quoted form
+        for data in payloads_shown:  # a template waits for the nonce: it holds no payload whole
+            assert data not in kept

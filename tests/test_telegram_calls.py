@@ -18,7 +18,14 @@ from telegram.ext import Defaults, ExtBot
 
 from bot.delivery.outbox import retry_after_seconds
 from bot.delivery.ratelimit import FairSendScheduler
-from handlers.telegram_calls import InlineKeyboard, Keyboard, RawResultBot, edit_text, send_text
+from handlers.telegram_calls import (
+    InlineKeyboard,
+    Keyboard,
+    RawResultBot,
+    answer_query,
+    edit_text,
+    send_text,
+)
 from tests.bot_support import TEST_TOKEN, running_bot
 from tests.botclient import JSON, BotApiError, FakeTelegram, RecordingRequest
 
@@ -77,6 +84,21 @@ def raw_bot(telegram: FakeTelegram, **kwargs: Any) -> RawResultBot[Any]:
         get_updates_request=RecordingRequest(telegram),
         **kwargs,
     )
+
+
+async def test_a_raw_answer_to_a_press_sends_what_ptbs_answer_callback_query_sent() -> None:
+    tg = FakeTelegram(TEST_TOKEN)
+    scheduler = FairSendScheduler()
+    async with raw_bot(tg, rate_limiter=scheduler) as bot:
+        await bot.answer_callback_query("q1", text="Подождите")
+        await answer_query(bot, "q1", "Подождите")
+        await bot.answer_callback_query("q2")
+        await answer_query(bot, "q2", None)
+    ptb_toast, raw_toast, ptb_plain, raw_plain = tg.calls[-4:]
+    assert {c.method for c in tg.calls[-4:]} == {"answerCallbackQuery"}
+    assert raw_toast.params == ptb_toast.params == {"callback_query_id": "q1", "text": "Подождите"}
+    assert raw_plain.params == ptb_plain.params == {"callback_query_id": "q2"}
+    assert scheduler.granted == 0  # answers are not sends: they never wait for the limits
 
 
 async def test_a_parse_mode_in_defaults_never_reaches_a_raw_send() -> None:
