@@ -33,7 +33,7 @@ from handlers.telegram_calls import Keyboard, KeyboardTemplate
 # Text as reporters and flows write it: Korean, Cyrillic, emoji, and the form's own specials.
 TEXT = st.text(
     alphabet=st.one_of(
-        st.characters(exclude_categories=("Cs",)), st.sampled_from(list(" &=+%#?\"\\'{}[]:,\n"))
+        st.characters(exclude_categories=["Cs"]), st.sampled_from(list(" &=+%#?\"\\'{}[]:,\n"))
     ),
     max_size=40,
 )

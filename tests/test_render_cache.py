@@ -56,7 +56,8 @@ def test_a_screen_shown_again_comes_from_the_cache_and_another_nonce_only_change
     again = render.prompt_screen("ru", "AbC", replace(prompt, step=5))  # the text may differ
     assert first.markup is not None
     assert again.markup is not None
-    assert (again.markup.json, again.markup.json.form) == (first.markup.json, first.markup.json.form)
+    shown, again_shown = first.markup.json, again.markup.json
+    assert (again_shown, again_shown.form) == (shown, shown.form)
     assert (render.templates.hits, render.templates.misses) == (1, 1)
     other = render.prompt_screen("ru", "x_9", prompt)
     assert render.templates.hits == 2  # labels and layout reused, only the nonce spliced in
