@@ -190,8 +190,9 @@ class KeyboardTemplate:
         return Keyboard(JsonText(nonce.join(self.json_parts), nonce.join(self.form_parts)))
 
 
-NO_LINK_PREVIEW: Final = {"is_disabled": True}
-"""``link_preview_options`` of every message: the bot's ``Defaults`` (bot.app)."""
+NO_LINK_PREVIEW: Final = JsonText.of(json.dumps({"is_disabled": True}))
+"""``link_preview_options`` of every message: the bot's ``Defaults`` (bot.app), as the JSON text
+PTB sends for them, dumped and quoted once."""
 
 
 def _params(text: str, markup: Keyboard | None) -> dict[str, object]:

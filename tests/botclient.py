@@ -463,9 +463,11 @@ class RecordingRequest(BaseRequest):
         params = dict(request_data.parameters) if request_data is not None else {}
         if self.check_encoding and request_data is not None and self._misencoded(request_data):
             self.telegram.misencoded.append(rest)
-        markup = params.get("reply_markup")
-        if isinstance(markup, str):  # sent as JSON text (handlers.telegram_calls): as over HTTP
-            params["reply_markup"] = json.loads(markup)
+        for name in ("reply_markup", "link_preview_options"):
+            if isinstance(
+                params.get(name), str
+            ):  # JSON text (handlers.telegram_calls): as over HTTP
+                params[name] = json.loads(params[name])
         status, body = self.telegram.handle(rest, params)
         return status, json.dumps(body).encode()
 
