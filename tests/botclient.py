@@ -464,10 +464,9 @@ class RecordingRequest(BaseRequest):
         if self.check_encoding and request_data is not None and self._misencoded(request_data):
             self.telegram.misencoded.append(rest)
         for name in ("reply_markup", "link_preview_options"):
-            if isinstance(
-                params.get(name), str
-            ):  # JSON text (handlers.telegram_calls): as over HTTP
-                params[name] = json.loads(params[name])
+            text = params.get(name)
+            if isinstance(text, str):  # JSON text (handlers.telegram_calls), as over HTTP
+                params[name] = json.loads(text)
         status, body = self.telegram.handle(rest, params)
         return status, json.dumps(body).encode()
 
