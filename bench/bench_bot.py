@@ -259,8 +259,9 @@ def nonce_for(n: int) -> str:
 def script_nonces() -> Iterator[None]:
     """A conversation gets the nonce of the report being replayed (``_NONCE``, set by the
     driver), so its recorded button payloads replay as current, and every report has its own,
-    as in production: the renderer's keyboards cached per nonce are hit within a conversation
-    only (the nonce is random in the bot: its only job is telling old buttons from new ones)."""
+    as in production: nothing kept per nonce can be hit across reporters (the renderer keeps
+    none since its keyboard templates, but the replay must not flatter one; the nonce is random
+    in the bot: its only job is telling old buttons from new ones)."""
     saved = getattr(handlers.private, "new_nonce")  # noqa: B009 - mypy: not re-exported
     setattr(handlers.private, "new_nonce", _NONCE.get)  # noqa: B010 - likewise
     try:

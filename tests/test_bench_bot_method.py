@@ -53,7 +53,8 @@ async def test_a_slow_fake_telegram_is_not_counted_as_the_bots_cpu() -> None:
 
 def test_each_replayed_report_has_its_own_nonce_so_per_nonce_caches_are_not_flattered() -> None:
     """Every conversation of the recording has the same nonce; replayed as it is, the bot's
-    keyboards cached per nonce would be hit across reporters, which never happens in production.
+    anything kept per nonce (a keyboard cache, as the renderer once had) would be hit across
+    reporters, which never happens in production.
     Each replayed report carries its own nonce in its buttons and nothing else changes."""
     data = f"{Op.CHOOSE.value}{RECORDED_NONCE}:what:unpaid"
     markup = {"inline_keyboard": [[{"text": "AAA", "callback_data": data}]]}
