@@ -43,8 +43,8 @@ SELECTED_MARK = "✓ "
 REVIEW_ANSWER_MAX = 200
 
 CACHE_ENTRIES: Final = 4096
-"""Entries per cache: every question in every language many times over; a finished keyboard
-(the caches hold no conversation's)."""
+"""Entries per cache: every screen of every question in every language many times over (nothing
+in a cache belongs to one conversation)."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

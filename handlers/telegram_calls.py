@@ -138,7 +138,7 @@ class Keyboard:
 
     @property
     def buttons(self) -> InlineKeyboard:
-        """The buttons, read back from the JSON (for tests and the terminal; never sent)."""
+        """The buttons, read back from the JSON (for tests; never sent)."""
         parsed: InlineKeyboard = json.loads(self.json)
         return parsed
 
@@ -157,7 +157,8 @@ class KeyboardTemplate:
     Splicing is sound because JSON escaping and form quoting each work character by character
     and leave a nonce's characters (``handlers.forms.FORM_SAFE``) as they are: the result is
     ``json.dumps`` of the buttons with that nonce, and ``quote_plus`` of that text
-    (tests/test_forms.py checks every screen of the shipped flow)."""
+    (tests/test_forms.py checks this for any labels and payloads; every call of every
+    ``running_bot`` test is also checked against httpx's encoding, ``tests.botclient``)."""
 
     json_parts: tuple[str, ...]
     form_parts: tuple[str, ...]
