@@ -203,10 +203,10 @@ class MeteredRequest(RecordingRequest):
     keyboard ``json.dumps``-ed and quoted); for the bot, ``handlers.forms.FormRequest``'s
     (``form_body``: the same bytes, each keyboard's share quoted when the keyboard was made).
     After it, what PTB does with the answer (``json.loads`` and building the result). The fake's
-    side (reading the call,
-    keeping the chat, writing the answer) is timed with ``time.thread_time`` and added to
-    ``ReplayTelegram.cpu_seconds``: the fake answers synchronously (no ``await`` in between), so
-    the delta is exactly its own CPU and holds no other thread's (SQLite's, argon2id's)."""
+    side (reading the call, keeping the chat, writing the answer) is timed with
+    ``time.thread_time`` and added to ``ReplayTelegram.cpu_seconds``: the fake answers
+    synchronously (no ``await`` in between), so the delta is exactly its own CPU and holds no
+    other thread's (SQLite's, argon2id's)."""
 
     def __init__(
         self,
